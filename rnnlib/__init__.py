@@ -1,0 +1,33 @@
+"""rnnlib: the library behind the book *Getting RNNs to Work*.
+
+Modules, one job each:
+
+* :mod:`rnnlib.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` from the lecture's equations;
+* :mod:`rnnlib.layers`: a cell unrolled over time, stacking, bidirectionality, and ``RNN``,
+  ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
+* :mod:`rnnlib.device`: device choice and seeding;
+* :mod:`rnnlib.checks`: input checks with readable errors.
+"""
+
+from .cells import NONLINEARITIES, GRUCell, LSTMCell, RecurrentCell, RNNCell
+from .device import get_device, seed_everything, setup
+from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NONLINEARITIES",
+    "RecurrentCell",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "RecurrentLayer",
+    "Bidirectional",
+    "StackedRNN",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "get_device",
+    "seed_everything",
+    "setup",
+]

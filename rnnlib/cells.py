@@ -1,0 +1,306 @@
+r"""Recurrent cells written from the lecture's equations.
+
+Each cell computes one time step. Its parameters are laid out like ``torch.nn``'s cells so that
+weights copy both ways (``from_torch`` / ``to_torch``) and the parity tests can compare the two
+to float precision:
+
+* ``W_x``: the input weights of every gate, stacked row-wise, shape ``(gates * hidden, input)``
+  (torch's ``weight_ih``; the lecture's :math:`W_x` or :math:`U_\ast`);
+* ``W_h``: the recurrent weights, stacked the same way, shape ``(gates * hidden, hidden)``
+  (torch's ``weight_hh``; the lecture's :math:`W_h` or :math:`W_\ast`);
+* ``b_x`` and ``b_h``: the two bias vectors torch keeps (their sum is the lecture's :math:`b`).
+
+Splitting a step into ``input_projection`` (no recurrence, so a layer can apply it to all time
+steps in one matmul) and ``step`` (the recurrence) is what makes the sequence layer fast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checks import check_input, check_state
+
+__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "GRUCell", "NONLINEARITIES"]
+
+#: The nonlinearities :math:`\sigma` a vanilla RNN cell accepts. ``torch.nn.RNNCell`` offers
+#: only tanh and relu; sigmoid and identity (the linear RNN of the proof) are for the chapters.
+NONLINEARITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "identity": lambda z: z,
+}
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class RecurrentCell(nn.Module):
+    """Shared plumbing: parameters, initialisation, checks and weight copying.
+
+    Subclasses set ``num_gates`` and ``torch_class`` and implement ``step``.
+    """
+
+    num_gates: int = 1
+    torch_class: type[nn.Module] = nn.RNNCell
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        if input_size < 1 or hidden_size < 1:
+            raise ValueError(
+                f"input_size and hidden_size must be positive, got {input_size}, {hidden_size}"
+            )
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        rows = self.num_gates * hidden_size
+        self.W_x = nn.Parameter(torch.empty(rows, input_size))
+        self.W_h = nn.Parameter(torch.empty(rows, hidden_size))
+        self.b_x = nn.Parameter(torch.empty(rows)) if bias else None
+        self.b_h = nn.Parameter(torch.empty(rows)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch.nn's default: every weight uniform in [-1/sqrt(hidden), 1/sqrt(hidden)]."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    # --- the two halves of a step -------------------------------------------------------
+    def input_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """``W_x x + b_x`` for every gate; works on ``(..., input)`` so a layer can pass all
+        time steps at once."""
+        return F.linear(x, self.W_x, self.b_x)
+
+    def recurrent_projection(self, h_prev: torch.Tensor) -> torch.Tensor:
+        """``W_h h_{t-1} + b_h`` for every gate, one matmul per step."""
+        return F.linear(h_prev, self.W_h, self.b_h)
+
+    def step(self, x_projected: torch.Tensor, state: State) -> State:
+        """One step of the recurrence given the already projected input."""
+        raise NotImplementedError
+
+    # --- states ---------------------------------------------------------------------------
+    def initial_state(self, batch_size: int) -> State:
+        """The zero state, on the weights' device and dtype."""
+        return self.W_h.new_zeros(batch_size, self.hidden_size)
+
+    @staticmethod
+    def hidden(state: State) -> torch.Tensor:
+        """The hidden state ``h_t`` inside a state (for the LSTM the state is ``(h_t, c_t)``)."""
+        return state
+
+    def check_state(self, state: State, batch_size: int) -> None:
+        check_state(state, (batch_size, self.hidden_size), "hidden state h", self.W_h)
+
+    def forward(self, x_t: torch.Tensor, state: State | None = None) -> State:
+        """One time step on ``x_t`` of shape ``(batch, input)``; ``state`` defaults to zeros."""
+        check_input(x_t, self.input_size, 2, "(batch, features)", self.W_x)
+        if state is None:
+            state = self.initial_state(x_t.shape[0])
+        else:
+            self.check_state(state, x_t.shape[0])
+        return self.step(self.input_projection(x_t), state)
+
+    # --- copying weights to and from torch.nn ---------------------------------------------
+    def _torch_row_signs(self) -> torch.Tensor | None:
+        """Per-row signs between this cell's and torch's weights (``None``: all equal)."""
+        return None
+
+    def _copy_rows(self, source: torch.Tensor) -> torch.Tensor:
+        signs = self._torch_row_signs()
+        copied = source.detach().clone()
+        if signs is not None:
+            signs = signs.to(copied)
+            copied = copied * (signs[:, None] if copied.dim() == 2 else signs)
+        return copied
+
+    def _torch_kwargs(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_torch(cls, module: nn.Module, **kwargs):
+        """A cell with the weights of ``module`` (a ``torch.nn`` cell of the matching kind)."""
+        if not isinstance(module, cls.torch_class):
+            raise ValueError(f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
+                             f"got {type(module).__name__}")
+        cell = cls(module.input_size, module.hidden_size, bias=module.bias, **kwargs)
+        cell.to(device=module.weight_ih.device, dtype=module.weight_ih.dtype)
+        cell.load_torch_weights(module.weight_ih, module.weight_hh,
+                                getattr(module, "bias_ih", None), getattr(module, "bias_hh", None))
+        return cell
+
+    @torch.no_grad()
+    def load_torch_weights(self, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> None:
+        """Copy torch-layout tensors into ``W_x``, ``W_h``, ``b_x``, ``b_h``."""
+        self.W_x.copy_(self._copy_rows(weight_ih))
+        self.W_h.copy_(self._copy_rows(weight_hh))
+        if self.bias:
+            self.b_x.copy_(self._copy_rows(bias_ih))
+            self.b_h.copy_(self._copy_rows(bias_hh))
+
+    def torch_weights(self) -> list[torch.Tensor]:
+        """This cell's parameters in torch's layout and order (weight_ih, weight_hh, biases)."""
+        tensors = [self.W_x, self.W_h] + ([self.b_x, self.b_h] if self.bias else [])
+        return [self._copy_rows(t) for t in tensors]
+
+    def to_torch(self) -> nn.Module:
+        """The equivalent ``torch.nn`` cell, with copies of these weights."""
+        module = self.torch_class(self.input_size, self.hidden_size, bias=self.bias,
+                                  **self._torch_kwargs())
+        module.to(device=self.W_h.device, dtype=self.W_h.dtype)
+        with torch.no_grad():
+            for target, value in zip(module.parameters(), self.torch_weights(), strict=True):
+                target.copy_(value)
+        return module
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}, bias={self.bias}"
+
+
+class RNNCell(RecurrentCell):
+    r"""The vanilla RNN of the lecture.
+
+    .. math:: h^{(t)} = \sigma\left(W_h h^{(t-1)} + W_x x^{(t)} + b\right)
+
+    ``nonlinearity`` picks :math:`\sigma`: ``"tanh"`` (default) or ``"relu"``, as in
+    ``torch.nn.RNNCell``, plus ``"sigmoid"`` and ``"identity"`` (the linear RNN of the
+    vanishing-gradient proof), which have no ``torch.nn`` counterpart.
+    """
+
+    num_gates = 1
+    torch_class = nn.RNNCell
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh"):
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
+            )
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias)
+
+    @property
+    def sigma(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return NONLINEARITIES[self.nonlinearity]
+
+    def step(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+        # h_t = sigma(W_h h_{t-1} + W_x x_t + b)
+        return self.sigma(x_projected + self.recurrent_projection(h_prev))
+
+    @classmethod
+    def from_torch(cls, module: nn.RNNCell) -> RNNCell:
+        return super().from_torch(module, nonlinearity=module.nonlinearity)
+
+    def _torch_kwargs(self) -> dict:
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise ValueError(
+                f"torch.nn.RNNCell supports only tanh and relu, not {self.nonlinearity!r}"
+            )
+        return {"nonlinearity": self.nonlinearity}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+
+class LSTMCell(RecurrentCell):
+    r"""Long short-term memory (Hochreiter & Schmidhuber 1997), with a forget gate.
+
+    .. math::
+        f^{(t)} &= \sigma(W_f h^{(t-1)} + U_f x^{(t)} + b_f) && \text{forget gate} \\
+        i^{(t)} &= \sigma(W_i h^{(t-1)} + U_i x^{(t)} + b_i) && \text{input gate} \\
+        o^{(t)} &= \sigma(W_o h^{(t-1)} + U_o x^{(t)} + b_o) && \text{output gate} \\
+        \tilde c^{(t)} &= \tanh(W_c h^{(t-1)} + U_c x^{(t)} + b_c) && \text{new cell content} \\
+        c^{(t)} &= f^{(t)} \circ c^{(t-1)} + i^{(t)} \circ \tilde c^{(t)} \\
+        h^{(t)} &= o^{(t)} \circ \tanh c^{(t)}
+
+    The rows of ``W_h`` stack :math:`W_i, W_f, W_c, W_o` (torch's order i, f, g, o) and the rows
+    of ``W_x`` stack :math:`U_i, U_f, U_c, U_o`. The state is the pair ``(h, c)``.
+    """
+
+    num_gates = 4
+    torch_class = nn.LSTMCell
+
+    def initial_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        zeros = self.W_h.new_zeros(batch_size, self.hidden_size)
+        return zeros, zeros.clone()
+
+    @staticmethod
+    def hidden(state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return state[0]
+
+    def check_state(self, state, batch_size: int) -> None:
+        if not (isinstance(state, tuple | list) and len(state) == 2):
+            raise ValueError(
+                "the LSTM state must be a pair (h, c) of tensors of shape "
+                f"{(batch_size, self.hidden_size)}, got {type(state).__name__}"
+            )
+        check_state(state[0], (batch_size, self.hidden_size), "hidden state h", self.W_h)
+        check_state(state[1], (batch_size, self.hidden_size), "cell state c", self.W_h)
+
+    def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The three gates and the new cell content at one step, by name."""
+        i, f, g, o = (x_projected + self.recurrent_projection(h_prev)).chunk(4, dim=-1)
+        return {
+            "input_gate": torch.sigmoid(i),
+            "forget_gate": torch.sigmoid(f),
+            "output_gate": torch.sigmoid(o),
+            "new_content": torch.tanh(g),
+        }
+
+    def step(self, x_projected, state):
+        h_prev, c_prev = state
+        gate = self.gates(x_projected, h_prev)
+        # c_t = f_t * c_{t-1} + i_t * c~_t
+        c_t = gate["forget_gate"] * c_prev + gate["input_gate"] * gate["new_content"]
+        # h_t = o_t * tanh(c_t)
+        h_t = gate["output_gate"] * torch.tanh(c_t)
+        return h_t, c_t
+
+
+class GRUCell(RecurrentCell):
+    r"""Gated recurrent unit (Cho et al. 2014), in the lecture's notation.
+
+    .. math::
+        u^{(t)} &= \sigma(W_u h^{(t-1)} + U_u x^{(t)} + b_u) && \text{update gate} \\
+        r^{(t)} &= \sigma(W_r h^{(t-1)} + U_r x^{(t)} + b_r) && \text{reset gate} \\
+        \tilde h^{(t)} &= \tanh\left(U_h x^{(t)} + b_{xh} + r^{(t)} \circ (W_h h^{(t-1)} + b_{hh})\right)
+            && \text{new content} \\
+        h^{(t)} &= (1 - u^{(t)}) \circ h^{(t-1)} + u^{(t)} \circ \tilde h^{(t)}
+
+    Two conventions differ from the lecture's slide and are those of ``torch.nn.GRUCell`` (and
+    cuDNN), so that the parity test can hold: the reset gate multiplies ``W_h h^{(t-1)} + b_hh``
+    after the matmul (Cho et al. apply it before), and torch's gate ``z`` keeps the old state
+    (``h = (1 - z) h~ + z h``). Our update gate is ``u = 1 - z = sigmoid(-a_z)``, so ``u = 0``
+    keeps the state as in the lecture; ``from_torch``/``to_torch`` negate those rows.
+    The rows of ``W_h`` stack :math:`W_r, W_u, W_h` (torch's order r, z, n).
+    """
+
+    num_gates = 3
+    torch_class = nn.GRUCell
+
+    def _torch_row_signs(self) -> torch.Tensor:
+        signs = torch.ones(3 * self.hidden_size)
+        signs[self.hidden_size : 2 * self.hidden_size] = -1.0  # u = sigmoid(-a_z)
+        return signs
+
+    def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The reset and update gates and the new content at one step, by name."""
+        x_r, x_u, x_n = x_projected.chunk(3, dim=-1)
+        h_r, h_u, h_n = self.recurrent_projection(h_prev).chunk(3, dim=-1)
+        reset_gate = torch.sigmoid(x_r + h_r)
+        return {
+            "reset_gate": reset_gate,
+            "update_gate": torch.sigmoid(x_u + h_u),
+            "new_content": torch.tanh(x_n + reset_gate * h_n),
+        }
+
+    def step(self, x_projected, h_prev):
+        gate = self.gates(x_projected, h_prev)
+        u = gate["update_gate"]
+        # h_t = (1 - u_t) * h_{t-1} + u_t * h~_t
+        return (1 - u) * h_prev + u * gate["new_content"]

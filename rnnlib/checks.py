@@ -1,0 +1,60 @@
+"""Input checks with error messages that say what was expected and what came.
+
+Every public forward pass in rnnlib calls these before doing any arithmetic, so a wrong
+shape, dtype or device fails at the line the reader wrote, not deep inside a matmul.
+All of them raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["check_input", "check_state", "check_same_dtype_and_device"]
+
+
+def check_same_dtype_and_device(tensor: torch.Tensor, weight: torch.Tensor, what: str) -> None:
+    """Raise ``ValueError`` unless ``tensor`` has the dtype and device of the model's ``weight``."""
+    if tensor.dtype != weight.dtype:
+        raise ValueError(
+            f"{what} has dtype {tensor.dtype} but the model's weights are {weight.dtype}; "
+            f"convert one of them, e.g. model.to({tensor.dtype}) or {what}.to({weight.dtype})"
+        )
+    if tensor.device != weight.device:
+        raise ValueError(
+            f"{what} is on device {tensor.device} but the model's weights are on "
+            f"{weight.device}; move one of them, e.g. {what}.to({str(weight.device)!r})"
+        )
+
+
+def check_input(x: torch.Tensor, input_size: int, rank: int, layout: str, weight: torch.Tensor):
+    """Check a step input ``(batch, features)`` (rank 2) or a sequence (rank 3).
+
+    ``layout`` names the expected axes for the message, e.g. ``"(batch, time, features)"``.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"input must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
+    if x.dim() != rank:
+        raise ValueError(
+            f"input must have {rank} dimensions {layout}, got {x.dim()} with shape {tuple(x.shape)}"
+        )
+    if x.shape[-1] != input_size:
+        raise ValueError(
+            f"input's last dimension (features) must be input_size={input_size}, "
+            f"got {x.shape[-1]} (input shape {tuple(x.shape)}, expected {layout})"
+        )
+    check_same_dtype_and_device(x, weight, "input")
+
+
+def check_state(
+    state: torch.Tensor, expected_shape: tuple[int, ...], name: str, weight: torch.Tensor
+) -> None:
+    """Check a hidden or cell state against the shape the model needs."""
+    if not isinstance(state, torch.Tensor):
+        raise ValueError(
+            f"{name} must be a torch.Tensor of shape {expected_shape}, got {type(state).__name__}"
+        )
+    if tuple(state.shape) != tuple(expected_shape):
+        raise ValueError(
+            f"{name} must have shape {tuple(expected_shape)}, got {tuple(state.shape)}"
+        )
+    check_same_dtype_and_device(state, weight, name)

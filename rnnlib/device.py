@@ -1,0 +1,65 @@
+"""Device selection and seeding: the two things every chapter does first."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["get_device", "seed_everything", "setup"]
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return backend is not None and backend.is_available()
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple MPS, then CPU.
+
+    ``prefer`` forces a kind (``"cuda"``, ``"mps"`` or ``"cpu"``); asking for one that is not
+    present raises a ``RuntimeError`` that says what is available instead. The environment
+    variable ``RNNLIB_DEVICE`` plays the same role as ``prefer`` (handy to pin CI to the CPU).
+    """
+    prefer = prefer or os.environ.get("RNNLIB_DEVICE") or None
+    if prefer is not None:
+        kind = torch.device(prefer).type
+        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
+        if kind not in available:
+            raise RuntimeError(f"unknown device {prefer!r}: expected one of cuda, mps, cpu")
+        if not available[kind]:
+            present = ", ".join(k for k, ok in available.items() if ok)
+            raise RuntimeError(
+                f"device {prefer!r} was requested but is not available on this machine "
+                f"(available: {present}). On Colab choose Runtime > Change runtime type > GPU."
+            )
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and torch (CPU and every GPU) with one call.
+
+    Returns a fresh CPU ``torch.Generator`` seeded with ``seed`` for code that prefers an
+    explicit generator to the global one.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def setup(seed: int = 0, device: str | None = None, verbose: bool = True) -> torch.device:
+    """What a chapter's setup cell calls: seed everything, pick the device, say which."""
+    seed_everything(seed)
+    chosen = get_device(device)
+    if verbose:
+        name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else chosen.type
+        print(f"rnnlib: device = {chosen} ({name}), torch {torch.__version__}, seed = {seed}")
+    return chosen

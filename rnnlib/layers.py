@@ -1,0 +1,291 @@
+"""Sequence layers: a cell unrolled over time, and the wrappers that stack and reverse it.
+
+The split follows PyTorch's ``custom_lstms.py``: a *cell* does one step, a *layer* loops over
+time, and stacking and bidirectionality are wrappers, not flags threaded through the cell.
+
+Conventions: sequences are ``(batch, time, features)`` when ``batch_first=True`` (the default
+here) and ``(time, batch, features)`` otherwise, as in ``torch.nn``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
+from .checks import check_input, check_state
+
+__all__ = ["RecurrentLayer", "Bidirectional", "StackedRNN", "RNN", "LSTM", "GRU"]
+
+
+def _layout(batch_first: bool) -> str:
+    return "(batch, time, features)" if batch_first else "(time, batch, features)"
+
+
+class RecurrentLayer(nn.Module):
+    """Unroll ``cell`` over a sequence: ``state_t = cell(x_t, state_{t-1})`` for t = 1..T.
+
+    The input projection ``W_x x_t + b_x`` of every step is one matmul before the loop; inside
+    the loop each step does one matmul, ``W_h h_{t-1}``, for all gates at once.
+    ``reverse=True`` reads the sequence from t = T down to 1 (the backward half of a
+    bidirectional RNN) and returns outputs in the original time order.
+    """
+
+    def __init__(self, cell: RecurrentCell, batch_first: bool = True, reverse: bool = False):
+        super().__init__()
+        self.cell = cell
+        self.batch_first = batch_first
+        self.reverse = reverse
+
+    @property
+    def input_size(self) -> int:
+        return self.cell.input_size
+
+    @property
+    def hidden_size(self) -> int:
+        return self.cell.hidden_size
+
+    def _time_first(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.cell.input_size, 3, _layout(self.batch_first), self.cell.W_x)
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"input must have at least one time step and one sequence, "
+                             f"got shape {tuple(x.shape)}")
+        return x.transpose(0, 1) if self.batch_first else x
+
+    def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
+        """Every state of the trajectory, ``[state_1, ..., state_T]``, in time order.
+
+        Each element is the tensor the recurrence actually used (a node of the autograd
+        graph), so ``torch.autograd.grad(J, [cell.hidden(s) for s in states])`` gives
+        ``dJ/dh_t`` for every t from one backward pass. For the LSTM a state is ``(h_t, c_t)``.
+        """
+        x = self._time_first(x)
+        steps, batch = x.shape[0], x.shape[1]
+        if state is None:
+            state = self.cell.initial_state(batch)
+        else:
+            self.cell.check_state(state, batch)
+        x_projected = self.cell.input_projection(x)  # (time, batch, gates * hidden)
+        order = range(steps - 1, -1, -1) if self.reverse else range(steps)
+        states: list[State] = []
+        for t in order:
+            state = self.cell.step(x_projected[t], state)
+            states.append(state)
+        return states[::-1] if self.reverse else states
+
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Return ``(outputs, final_state)``: ``outputs`` holds h_1..h_T in ``x``'s layout,
+        shape ``(batch, time, hidden)`` (batch_first) or ``(time, batch, hidden)``;
+        ``final_state`` is the state after the last step read (t = 1 when ``reverse``)."""
+        states = self.unroll(x, state)
+        outputs = torch.stack([self.cell.hidden(s) for s in states], dim=1 if self.batch_first else 0)
+        final = states[0] if self.reverse else states[-1]
+        return outputs, final
+
+
+class Bidirectional(nn.Module):
+    """Run a forward and a backward layer over the same sequence and concatenate their outputs.
+
+    ``h_t = [h_t(forward); h_t(backward)]``, shape ``(..., 2 * hidden)``. The final state is the
+    pair ``(forward final state, backward final state)``.
+    """
+
+    def __init__(self, forward_layer: RecurrentLayer, backward_layer: RecurrentLayer):
+        super().__init__()
+        if forward_layer.reverse or not backward_layer.reverse:
+            raise ValueError("Bidirectional needs a forward layer (reverse=False) and a "
+                             "backward layer (reverse=True)")
+        if forward_layer.batch_first != backward_layer.batch_first:
+            raise ValueError("both directions must use the same batch_first convention")
+        self.forward_layer = forward_layer
+        self.backward_layer = backward_layer
+        self.batch_first = forward_layer.batch_first
+
+    @property
+    def input_size(self) -> int:
+        return self.forward_layer.input_size
+
+    @property
+    def hidden_size(self) -> int:
+        return 2 * self.forward_layer.hidden_size
+
+    def forward(self, x: torch.Tensor, state: tuple[State, State] | None = None):
+        forward_state, backward_state = state if state is not None else (None, None)
+        forward_out, forward_final = self.forward_layer(x, forward_state)
+        backward_out, backward_final = self.backward_layer(x, backward_state)
+        return torch.cat([forward_out, backward_out], dim=-1), (forward_final, backward_final)
+
+
+class StackedRNN(nn.Module):
+    """Layers applied in turn: the outputs of layer l are the inputs of layer l + 1."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        if not layers:
+            raise ValueError("StackedRNN needs at least one layer")
+        for lower, upper in zip(layers, layers[1:], strict=False):
+            if upper.input_size != lower.hidden_size:
+                raise ValueError(f"layer sizes do not chain: a layer with {lower.hidden_size} "
+                                 f"outputs feeds one with input_size {upper.input_size}")
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor, states: list | None = None):
+        """Return ``(outputs of the top layer, [final state of each layer])``."""
+        if states is None:
+            states = [None] * len(self.layers)
+        if len(states) != len(self.layers):
+            raise ValueError(f"expected {len(self.layers)} initial states (one per layer), "
+                             f"got {len(states)}")
+        finals = []
+        for layer, state in zip(self.layers, states, strict=True):
+            x, final = layer(x, state)
+            finals.append(final)
+        return x, finals
+
+
+class _TorchLikeRNN(nn.Module):
+    """A stack of (optionally bidirectional) layers with ``torch.nn.RNN``'s interface.
+
+    ``forward(x, h_0)`` takes and returns states packed as in torch: ``h`` of shape
+    ``(num_layers * num_directions, batch, hidden)`` (and ``(h, c)`` for the LSTM), layer-major
+    with the forward direction first. Built from rnnlib cells, so the equations are the cells'.
+    """
+
+    cell_class: type[RecurrentCell] = RNNCell
+    torch_class: type[nn.Module] = nn.RNN
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = True, bidirectional: bool = False, **cell_kwargs):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.bias = num_layers, bias
+        self.batch_first, self.bidirectional = batch_first, bidirectional
+        self.cell_kwargs = cell_kwargs
+        directions = 2 if bidirectional else 1
+        layers = []
+        for index in range(num_layers):
+            layer_input = input_size if index == 0 else hidden_size * directions
+            def make(reverse: bool, layer_input=layer_input) -> RecurrentLayer:
+                cell = self.cell_class(layer_input, hidden_size, bias=bias, **cell_kwargs)
+                return RecurrentLayer(cell, batch_first=batch_first, reverse=reverse)
+            layers.append(Bidirectional(make(False), make(True)) if bidirectional else make(False))
+        self.stack = StackedRNN(layers)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def cells(self) -> list[RecurrentCell]:
+        """The cells in torch's order: layer by layer, forward direction first."""
+        found = []
+        for layer in self.stack.layers:
+            if isinstance(layer, Bidirectional):
+                found += [layer.forward_layer.cell, layer.backward_layer.cell]
+            else:
+                found.append(layer.cell)
+        return found
+
+    # --- torch-layout states ---------------------------------------------------------------
+    def _is_lstm(self) -> bool:
+        return self.cell_class is LSTMCell
+
+    def _split_states(self, packed, batch: int) -> list | None:
+        if packed is None:
+            return None
+        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        weight = self.cells()[0].W_h
+        if self._is_lstm():
+            if not (isinstance(packed, tuple | list) and len(packed) == 2):
+                raise ValueError(f"the LSTM state must be a pair (h_0, c_0) of shape {expected}")
+            check_state(packed[0], expected, "h_0", weight)
+            check_state(packed[1], expected, "c_0", weight)
+            per_cell = [(h, c) for h, c in zip(packed[0], packed[1], strict=True)]
+        else:
+            check_state(packed, expected, "h_0", weight)
+            per_cell = list(packed)
+        if not self.bidirectional:
+            return per_cell
+        return [(per_cell[2 * i], per_cell[2 * i + 1]) for i in range(self.num_layers)]
+
+    def _pack_states(self, finals: list):
+        per_cell = []
+        for final in finals:
+            per_cell += list(final) if self.bidirectional else [final]
+        if self._is_lstm():
+            return (torch.stack([s[0] for s in per_cell]), torch.stack([s[1] for s in per_cell]))
+        return torch.stack(per_cell)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """Return ``(outputs, h_n)`` (``(outputs, (h_n, c_n))`` for the LSTM), as torch does."""
+        first = self.cells()[0]
+        check_input(x, self.input_size, 3, _layout(self.batch_first), first.W_x)
+        batch = x.shape[0] if self.batch_first else x.shape[1]
+        outputs, finals = self.stack(x, self._split_states(state, batch))
+        return outputs, self._pack_states(finals)
+
+    # --- copying weights ---------------------------------------------------------------------
+    @classmethod
+    def from_torch(cls, module: nn.Module):
+        """The rnnlib network with the weights of a ``torch.nn.RNN``/``LSTM``/``GRU``."""
+        if not isinstance(module, cls.torch_class):
+            raise ValueError(f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
+                             f"got {type(module).__name__}")
+        if getattr(module, "proj_size", 0):
+            raise ValueError("LSTMs with proj_size > 0 are not supported")
+        if module.dropout:
+            raise ValueError("torch modules with dropout between layers are not supported")
+        kwargs = {"nonlinearity": module.nonlinearity} if cls.torch_class is nn.RNN else {}
+        network = cls(module.input_size, module.hidden_size, num_layers=module.num_layers,
+                      bias=module.bias, batch_first=module.batch_first,
+                      bidirectional=module.bidirectional, **kwargs)
+        network.to(device=module.weight_ih_l0.device, dtype=module.weight_ih_l0.dtype)
+        for cell, weights in zip(network.cells(), module._all_weights, strict=True):
+            cell.load_torch_weights(*(getattr(module, name) for name in weights))
+        return network
+
+    def to_torch(self) -> nn.Module:
+        """The equivalent ``torch.nn`` module, with copies of these weights."""
+        kwargs = {}
+        if self.torch_class is nn.RNN:
+            kwargs["nonlinearity"] = self.cell_kwargs.get("nonlinearity", "tanh")
+        module = self.torch_class(self.input_size, self.hidden_size, num_layers=self.num_layers,
+                                  bias=self.bias, batch_first=self.batch_first,
+                                  bidirectional=self.bidirectional, **kwargs)
+        first = self.cells()[0]
+        module.to(device=first.W_h.device, dtype=first.W_h.dtype)
+        with torch.no_grad():
+            for cell, names in zip(self.cells(), module._all_weights, strict=True):
+                for name, value in zip(names, cell.torch_weights(), strict=True):
+                    getattr(module, name).copy_(value)
+        return module
+
+    def extra_repr(self) -> str:
+        return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
+                f"batch_first={self.batch_first}")
+
+
+class RNN(_TorchLikeRNN):
+    """Multi-layer, optionally bidirectional vanilla RNN; same interface as ``torch.nn.RNN``
+    except that ``batch_first`` defaults to True. ``nonlinearity`` as in :class:`RNNCell`."""
+
+    cell_class = RNNCell
+    torch_class = nn.RNN
+
+
+class LSTM(_TorchLikeRNN):
+    """Multi-layer, optionally bidirectional LSTM; same interface as ``torch.nn.LSTM``
+    except that ``batch_first`` defaults to True."""
+
+    cell_class = LSTMCell
+    torch_class = nn.LSTM
+
+
+class GRU(_TorchLikeRNN):
+    """Multi-layer, optionally bidirectional GRU; same interface as ``torch.nn.GRU``
+    except that ``batch_first`` defaults to True."""
+
+    cell_class = GRUCell
+    torch_class = nn.GRU
