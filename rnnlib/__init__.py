@@ -6,8 +6,12 @@ Modules, one job each:
 * :mod:`rnnlib.layers`: a cell unrolled over time, stacking, bidirectionality, and ``RNN``,
   ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
 * :mod:`rnnlib.device`: device choice and seeding;
-* :mod:`rnnlib.checks`: input checks with readable errors.
+* :mod:`rnnlib.checks`: input checks with readable errors;
+* :mod:`rnnlib.plots`: the book's palette and small multiples;
+* :mod:`rnnlib.widgets`: interactive explorers.
 """
+
+from . import cells, checks, device, layers, plots, widgets
 
 from .cells import NONLINEARITIES, GRUCell, LSTMCell, RecurrentCell, RNNCell
 from .device import get_device, seed_everything, setup

@@ -30,8 +30,12 @@ import rnnlib
 device = rnnlib.setup(seed=0)'''
 
 
-def write_chapter(path: str, cells: list[tuple[str, str]]) -> None:
-    """Write ``cells`` (pairs of ``"md"``/``"code"`` and source) as a notebook with no outputs."""
+def write_chapter(path: str, cells: list[tuple]) -> None:
+    """Write ``cells`` as a notebook with no outputs.
+
+    Each cell is ``(kind, source)`` or ``(kind, source, tags)`` with kind ``"md"`` or ``"code"``
+    and tags a list such as ``["remove-output"]`` (the explorer cell) or ``["hide-input"]``.
+    """
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3",
@@ -39,13 +43,16 @@ def write_chapter(path: str, cells: list[tuple[str, str]]) -> None:
         "name": "python3",
     }
     notebook.metadata["language_info"] = {"name": "python"}
-    for kind, source in cells:
+    for kind, source, *tags in cells:
         if kind == "md":
-            notebook.cells.append(nbformat.v4.new_markdown_cell(source.strip("\n")))
+            cell = nbformat.v4.new_markdown_cell(source.strip("\n"))
         elif kind == "code":
-            notebook.cells.append(nbformat.v4.new_code_cell(source.strip("\n")))
+            cell = nbformat.v4.new_code_cell(source.strip("\n"))
         else:
             raise ValueError(f"cell kind must be 'md' or 'code', got {kind!r}")
+        if tags and tags[0]:
+            cell.metadata["tags"] = list(tags[0])
+        notebook.cells.append(cell)
     for index, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{index:03d}"  # stable ids: regenerating a chapter gives small diffs
     nbformat.write(notebook, path)
