@@ -12,7 +12,6 @@ Modules, one job each:
 """
 
 from . import cells, checks, device, layers, plots, widgets
-
 from .cells import NONLINEARITIES, GRUCell, LSTMCell, RecurrentCell, RNNCell
 from .device import get_device, seed_everything, setup
 from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
@@ -20,6 +19,12 @@ from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
 __version__ = "0.1.0"
 
 __all__ = [
+    "cells",
+    "checks",
+    "device",
+    "layers",
+    "plots",
+    "widgets",
     "NONLINEARITIES",
     "RecurrentCell",
     "RNNCell",

@@ -126,12 +126,18 @@ class RecurrentCell(nn.Module):
     def from_torch(cls, module: nn.Module, **kwargs):
         """A cell with the weights of ``module`` (a ``torch.nn`` cell of the matching kind)."""
         if not isinstance(module, cls.torch_class):
-            raise ValueError(f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
-                             f"got {type(module).__name__}")
+            raise ValueError(
+                f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
+                f"got {type(module).__name__}"
+            )
         cell = cls(module.input_size, module.hidden_size, bias=module.bias, **kwargs)
         cell.to(device=module.weight_ih.device, dtype=module.weight_ih.dtype)
-        cell.load_torch_weights(module.weight_ih, module.weight_hh,
-                                getattr(module, "bias_ih", None), getattr(module, "bias_hh", None))
+        cell.load_torch_weights(
+            module.weight_ih,
+            module.weight_hh,
+            getattr(module, "bias_ih", None),
+            getattr(module, "bias_hh", None),
+        )
         return cell
 
     @torch.no_grad()
@@ -150,8 +156,9 @@ class RecurrentCell(nn.Module):
 
     def to_torch(self) -> nn.Module:
         """The equivalent ``torch.nn`` cell, with copies of these weights."""
-        module = self.torch_class(self.input_size, self.hidden_size, bias=self.bias,
-                                  **self._torch_kwargs())
+        module = self.torch_class(
+            self.input_size, self.hidden_size, bias=self.bias, **self._torch_kwargs()
+        )
         module.to(device=self.W_h.device, dtype=self.W_h.dtype)
         with torch.no_grad():
             for target, value in zip(module.parameters(), self.torch_weights(), strict=True):
@@ -175,8 +182,9 @@ class RNNCell(RecurrentCell):
     num_gates = 1
     torch_class = nn.RNNCell
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh"):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ):
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
@@ -194,7 +202,8 @@ class RNNCell(RecurrentCell):
 
     @classmethod
     def from_torch(cls, module: nn.RNNCell) -> RNNCell:
-        return super().from_torch(module, nonlinearity=module.nonlinearity)
+        # getattr: a module of the wrong type must reach the type check, not fail here
+        return super().from_torch(module, nonlinearity=getattr(module, "nonlinearity", "tanh"))
 
     def _torch_kwargs(self) -> dict:
         if self.nonlinearity not in ("tanh", "relu"):
@@ -268,8 +277,8 @@ class GRUCell(RecurrentCell):
     .. math::
         u^{(t)} &= \sigma(W_u h^{(t-1)} + U_u x^{(t)} + b_u) && \text{update gate} \\
         r^{(t)} &= \sigma(W_r h^{(t-1)} + U_r x^{(t)} + b_r) && \text{reset gate} \\
-        \tilde h^{(t)} &= \tanh\left(U_h x^{(t)} + b_{xh} + r^{(t)} \circ (W_h h^{(t-1)} + b_{hh})\right)
-            && \text{new content} \\
+        \tilde h^{(t)} &= \tanh\left(U_h x^{(t)} + b_{xh}
+            + r^{(t)} \circ (W_h h^{(t-1)} + b_{hh})\right) && \text{new content} \\
         h^{(t)} &= (1 - u^{(t)}) \circ h^{(t-1)} + u^{(t)} \circ \tilde h^{(t)}
 
     Two conventions differ from the lecture's slide and are those of ``torch.nn.GRUCell`` (and

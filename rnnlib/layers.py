@@ -48,8 +48,10 @@ class RecurrentLayer(nn.Module):
     def _time_first(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.cell.input_size, 3, _layout(self.batch_first), self.cell.W_x)
         if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"input must have at least one time step and one sequence, "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"input must have at least one time step and one sequence, "
+                f"got shape {tuple(x.shape)}"
+            )
         return x.transpose(0, 1) if self.batch_first else x
 
     def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
@@ -78,7 +80,8 @@ class RecurrentLayer(nn.Module):
         shape ``(batch, time, hidden)`` (batch_first) or ``(time, batch, hidden)``;
         ``final_state`` is the state after the last step read (t = 1 when ``reverse``)."""
         states = self.unroll(x, state)
-        outputs = torch.stack([self.cell.hidden(s) for s in states], dim=1 if self.batch_first else 0)
+        time_axis = 1 if self.batch_first else 0
+        outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)
         final = states[0] if self.reverse else states[-1]
         return outputs, final
 
@@ -93,8 +96,10 @@ class Bidirectional(nn.Module):
     def __init__(self, forward_layer: RecurrentLayer, backward_layer: RecurrentLayer):
         super().__init__()
         if forward_layer.reverse or not backward_layer.reverse:
-            raise ValueError("Bidirectional needs a forward layer (reverse=False) and a "
-                             "backward layer (reverse=True)")
+            raise ValueError(
+                "Bidirectional needs a forward layer (reverse=False) and a "
+                "backward layer (reverse=True)"
+            )
         if forward_layer.batch_first != backward_layer.batch_first:
             raise ValueError("both directions must use the same batch_first convention")
         self.forward_layer = forward_layer
@@ -125,8 +130,10 @@ class StackedRNN(nn.Module):
             raise ValueError("StackedRNN needs at least one layer")
         for lower, upper in zip(layers, layers[1:], strict=False):
             if upper.input_size != lower.hidden_size:
-                raise ValueError(f"layer sizes do not chain: a layer with {lower.hidden_size} "
-                                 f"outputs feeds one with input_size {upper.input_size}")
+                raise ValueError(
+                    f"layer sizes do not chain: a layer with {lower.hidden_size} "
+                    f"outputs feeds one with input_size {upper.input_size}"
+                )
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor, states: list | None = None):
@@ -134,8 +141,9 @@ class StackedRNN(nn.Module):
         if states is None:
             states = [None] * len(self.layers)
         if len(states) != len(self.layers):
-            raise ValueError(f"expected {len(self.layers)} initial states (one per layer), "
-                             f"got {len(states)}")
+            raise ValueError(
+                f"expected {len(self.layers)} initial states (one per layer), got {len(states)}"
+            )
         finals = []
         for layer, state in zip(self.layers, states, strict=True):
             x, final = layer(x, state)
@@ -154,8 +162,16 @@ class _TorchLikeRNN(nn.Module):
     cell_class: type[RecurrentCell] = RNNCell
     torch_class: type[nn.Module] = nn.RNN
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = True, bidirectional: bool = False, **cell_kwargs):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        bidirectional: bool = False,
+        **cell_kwargs,
+    ):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
@@ -167,9 +183,11 @@ class _TorchLikeRNN(nn.Module):
         layers = []
         for index in range(num_layers):
             layer_input = input_size if index == 0 else hidden_size * directions
+
             def make(reverse: bool, layer_input=layer_input) -> RecurrentLayer:
                 cell = self.cell_class(layer_input, hidden_size, bias=bias, **cell_kwargs)
                 return RecurrentLayer(cell, batch_first=batch_first, reverse=reverse)
+
             layers.append(Bidirectional(make(False), make(True)) if bidirectional else make(False))
         self.stack = StackedRNN(layers)
 
@@ -198,7 +216,10 @@ class _TorchLikeRNN(nn.Module):
         weight = self.cells()[0].W_h
         if self._is_lstm():
             if not (isinstance(packed, tuple | list) and len(packed) == 2):
-                raise ValueError(f"the LSTM state must be a pair (h_0, c_0) of shape {expected}")
+                raise ValueError(
+                    f"the LSTM state must be a pair (h_0, c_0) of shape {expected}, "
+                    f"got {type(packed).__name__}"
+                )
             check_state(packed[0], expected, "h_0", weight)
             check_state(packed[1], expected, "c_0", weight)
             per_cell = [(h, c) for h, c in zip(packed[0], packed[1], strict=True)]
@@ -230,16 +251,24 @@ class _TorchLikeRNN(nn.Module):
     def from_torch(cls, module: nn.Module):
         """The rnnlib network with the weights of a ``torch.nn.RNN``/``LSTM``/``GRU``."""
         if not isinstance(module, cls.torch_class):
-            raise ValueError(f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
-                             f"got {type(module).__name__}")
+            raise ValueError(
+                f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
+                f"got {type(module).__name__}"
+            )
         if getattr(module, "proj_size", 0):
             raise ValueError("LSTMs with proj_size > 0 are not supported")
         if module.dropout:
             raise ValueError("torch modules with dropout between layers are not supported")
         kwargs = {"nonlinearity": module.nonlinearity} if cls.torch_class is nn.RNN else {}
-        network = cls(module.input_size, module.hidden_size, num_layers=module.num_layers,
-                      bias=module.bias, batch_first=module.batch_first,
-                      bidirectional=module.bidirectional, **kwargs)
+        network = cls(
+            module.input_size,
+            module.hidden_size,
+            num_layers=module.num_layers,
+            bias=module.bias,
+            batch_first=module.batch_first,
+            bidirectional=module.bidirectional,
+            **kwargs,
+        )
         network.to(device=module.weight_ih_l0.device, dtype=module.weight_ih_l0.dtype)
         for cell, weights in zip(network.cells(), module._all_weights, strict=True):
             cell.load_torch_weights(*(getattr(module, name) for name in weights))
@@ -250,9 +279,15 @@ class _TorchLikeRNN(nn.Module):
         kwargs = {}
         if self.torch_class is nn.RNN:
             kwargs["nonlinearity"] = self.cell_kwargs.get("nonlinearity", "tanh")
-        module = self.torch_class(self.input_size, self.hidden_size, num_layers=self.num_layers,
-                                  bias=self.bias, batch_first=self.batch_first,
-                                  bidirectional=self.bidirectional, **kwargs)
+        module = self.torch_class(
+            self.input_size,
+            self.hidden_size,
+            num_layers=self.num_layers,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            bidirectional=self.bidirectional,
+            **kwargs,
+        )
         first = self.cells()[0]
         module.to(device=first.W_h.device, dtype=first.W_h.dtype)
         with torch.no_grad():
@@ -262,9 +297,11 @@ class _TorchLikeRNN(nn.Module):
         return module
 
     def extra_repr(self) -> str:
-        return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
-                f"batch_first={self.batch_first}")
+        return (
+            f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
+            f"batch_first={self.batch_first}"
+        )
 
 
 class RNN(_TorchLikeRNN):

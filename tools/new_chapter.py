@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import nbformat
 
-SETUP_CELL = '''\
+SETUP_CELL = """\
 # Setup (the same in every chapter): install rnnlib where it is missing (Colab), seed, pick the device.
 import importlib
 import importlib.util
@@ -27,7 +27,7 @@ if importlib.util.find_spec("rnnlib") is None:
 
 import rnnlib
 
-device = rnnlib.setup(seed=0)'''
+device = rnnlib.setup(seed=0)"""
 
 
 def write_chapter(path: str, cells: list[tuple]) -> None:
