@@ -1,0 +1,391 @@
+r"""Synthetic sequence tasks with long-range dependencies, each with a documented chance baseline.
+
+Every task has the same small interface:
+
+* attributes ``input_size``, ``output_size``, ``seq_len``, ``kind`` (``"regression"`` or
+  ``"classification"``), ``baseline_loss`` (the loss of the best predictor that ignores the
+  inputs, documented in the class) and ``baseline_metric`` (that predictor's metric: chance
+  accuracy, or the MSE of predicting the mean);
+* ``sample(batch_size, generator=None) -> (inputs, targets)``, inputs of shape
+  ``(batch, time, input_size)`` (float32);
+* ``loss(prediction, targets)`` (a scalar tensor, what training minimises) and
+  ``metric(prediction, targets)`` (a float: accuracy for classification, MSE for regression);
+* ``batches(batch_size, seed)``: an endless iterator of batches, the same for the same seed.
+
+Sequence-to-one tasks (adding, temporal order, distant recall) are read out at the last step:
+predictions have shape ``(batch, output_size)``. Sequence-to-sequence tasks (copy memory,
+:math:`a^n b^n`) have a target at every step: predictions ``(batch, time, output_size)`` from
+``SequenceModel(cell, output_size, readout="every")``; which steps count is decided inside the
+task's ``loss`` and ``metric``.
+
+All randomness comes from the ``torch.Generator`` passed to ``sample`` (CPU), so a task is
+deterministic given a seed whatever the device.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["Task", "AddingProblem", "TemporalOrder", "DistantRecall", "CopyMemory", "AnBn"]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _uniform_int(low: torch.Tensor | int, high: torch.Tensor | int, size: int, generator):
+    """Integers uniform in ``[low, high]`` (inclusive; ``low``/``high`` may be per-sample)."""
+    low = torch.as_tensor(low)
+    high = torch.as_tensor(high)
+    u = torch.rand(size, generator=generator)
+    return (low + (u * (high - low + 1)).floor().long()).clamp(max=high)
+
+
+class Task:
+    """Base class: batching, seeding and the classification/regression loss and metric."""
+
+    input_size: int
+    output_size: int
+    seq_len: int
+    kind: str
+    baseline_loss: float
+    baseline_metric: float
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        raise NotImplementedError
+
+    def batches(self, batch_size: int, seed: int = 0) -> Iterator[Batch]:
+        """An endless iterator of batches; the same ``seed`` gives the same batches."""
+        _check_int("batch_size", batch_size, 1)
+        generator = torch.Generator().manual_seed(seed)
+        while True:
+            yield self.sample(batch_size, generator)
+
+    def _check_batch_size(self, batch_size: int) -> int:
+        return _check_int("batch_size", batch_size, 1)
+
+    def loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.kind == "regression":
+            return F.mse_loss(prediction.reshape(targets.shape), targets)
+        return F.cross_entropy(prediction.reshape(-1, self.output_size), targets.reshape(-1))
+
+    @torch.no_grad()
+    def metric(self, prediction: torch.Tensor, targets: torch.Tensor) -> float:
+        """Accuracy for classification, MSE for regression."""
+        if self.kind == "regression":
+            return F.mse_loss(prediction.reshape(targets.shape), targets).item()
+        return (prediction.argmax(-1) == targets).float().mean().item()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(seq_len={self.seq_len})"
+
+
+class AddingProblem(Task):
+    r"""The adding problem (Hochreiter & Schmidhuber 1997, experiment 4; as in Le et al. 2015).
+
+    Each step carries two inputs: a value drawn uniformly from :math:`[0, 1]` and a marker that
+    is 1 at exactly two steps, one in the first half of the sequence and one in the second half,
+    and 0 elsewhere. The target is the sum of the two marked values.
+
+    *Baseline*: the sum of two independent :math:`U(0,1)` values has mean 1 and variance
+    :math:`2 \cdot \tfrac{1}{12} = \tfrac{1}{6}`, so always predicting 1 (the best constant)
+    scores an MSE of :math:`1/6 \approx 0.167`. A model beats it only by remembering the values.
+
+    ``seq_len >= 2``; predictions ``(batch, 1)``, targets ``(batch, 1)``.
+    """
+
+    kind = "regression"
+    input_size = 2
+    output_size = 1
+    baseline_loss = 1.0 / 6.0
+    baseline_metric = 1.0 / 6.0
+
+    def __init__(self, seq_len: int):
+        self.seq_len = _check_int("seq_len (the adding problem needs two halves)", seq_len, 2)
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        self._check_batch_size(batch_size)
+        T, half = self.seq_len, self.seq_len // 2
+        values = torch.rand(batch_size, T, generator=generator)
+        first = _uniform_int(0, half - 1, batch_size, generator)
+        second = _uniform_int(half, T - 1, batch_size, generator)
+        markers = torch.zeros(batch_size, T)
+        rows = torch.arange(batch_size)
+        markers[rows, first] = 1.0
+        markers[rows, second] = 1.0
+        inputs = torch.stack([values, markers], dim=-1)
+        targets = (values * markers).sum(dim=1, keepdim=True)
+        return inputs, targets
+
+
+class TemporalOrder(Task):
+    r"""The temporal-order problem (Hochreiter & Schmidhuber 1997, experiment 6a), as used by
+    Pascanu et al. (2013) to test gradient clipping.
+
+    A sequence of ``seq_len`` one-hot symbols: distractors drawn from ``num_distractors``
+    symbols, except at two random steps, one in :math:`[0.1T, 0.2T]` and one in
+    :math:`[0.5T, 0.6T]`, which carry a relevant symbol ``A`` or ``B``. The class is the ordered
+    pair of relevant symbols: AA, AB, BA or BB (4 classes). Channels: 0 = A, 1 = B, then the
+    distractors.
+
+    *Baseline*: the four classes are equally likely, so chance accuracy is 1/4 and the best
+    input-independent cross-entropy is :math:`\log 4 \approx 1.386`.
+    Pascanu et al. count a run as solved when the error is below 1%.
+
+    ``seq_len >= 2``; predictions ``(batch, 4)``, targets ``(batch,)`` class indices.
+    """
+
+    kind = "classification"
+    output_size = 4
+    baseline_loss = math.log(4)
+    baseline_metric = 0.25
+
+    def __init__(self, seq_len: int, num_distractors: int = 4):
+        self.seq_len = _check_int(
+            "seq_len (the temporal-order problem needs two steps)", seq_len, 2
+        )
+        self.num_distractors = _check_int("num_distractors", num_distractors, 1)
+        self.input_size = 2 + num_distractors
+        T = self.seq_len
+        self.first_window = (int(0.1 * T), max(int(0.2 * T), int(0.1 * T)))
+        self.second_window = (
+            max(int(0.5 * T), self.first_window[1] + 1),
+            max(int(0.6 * T), int(0.5 * T), self.first_window[1] + 1),
+        )
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        self._check_batch_size(batch_size)
+        T, rows = self.seq_len, torch.arange(batch_size)
+        symbols = 2 + torch.randint(0, self.num_distractors, (batch_size, T), generator=generator)
+        first = _uniform_int(*self.first_window, batch_size, generator)
+        second = _uniform_int(*self.second_window, batch_size, generator)
+        relevant = torch.randint(0, 2, (batch_size, 2), generator=generator)  # 0 = A, 1 = B
+        symbols[rows, first] = relevant[:, 0]
+        symbols[rows, second] = relevant[:, 1]
+        inputs = F.one_hot(symbols, self.input_size).float()
+        targets = 2 * relevant[:, 0] + relevant[:, 1]  # AA=0, AB=1, BA=2, BB=3
+        return inputs, targets
+
+    def __repr__(self) -> str:
+        return f"TemporalOrder(seq_len={self.seq_len}, num_distractors={self.num_distractors})"
+
+
+class DistantRecall(Task):
+    r"""The lecture's long-distance example ("... she printed her *tickets*"): recall a token
+    shown at the first step when asked at the last one.
+
+    Step 1 shows a token drawn uniformly from ``num_tokens`` (one-hot in channels
+    ``0..num_tokens-1``); steps 2 to ``seq_len - 1`` show distractor tokens drawn from the same
+    vocabulary; the last step shows only the query marker (channel ``num_tokens``). The model must
+    output the first token at the last step, ``seq_len - 1`` steps after seeing it. With
+    ``seq_len = 1`` the token and the query share the one step.
+
+    *Baseline*: the token is uniform, so chance accuracy is ``1 / num_tokens`` and the best
+    input-independent cross-entropy is :math:`\log(\text{num\_tokens})`.
+
+    Predictions ``(batch, num_tokens)``, targets ``(batch,)`` token indices.
+    """
+
+    kind = "classification"
+
+    def __init__(self, seq_len: int, num_tokens: int = 8):
+        self.seq_len = _check_int("seq_len", seq_len, 1)
+        self.num_tokens = _check_int("num_tokens", num_tokens, 2)
+        self.input_size = num_tokens + 1
+        self.output_size = num_tokens
+        self.baseline_loss = math.log(num_tokens)
+        self.baseline_metric = 1.0 / num_tokens
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        self._check_batch_size(batch_size)
+        T, K = self.seq_len, self.num_tokens
+        tokens = torch.randint(0, K, (batch_size, T), generator=generator)
+        inputs = torch.zeros(batch_size, T, K + 1)
+        inputs[..., :K] = F.one_hot(tokens, K).float()
+        if T > 1:
+            inputs[:, -1, :K] = 0.0  # the last step carries only the query
+        inputs[:, -1, K] = 1.0
+        return inputs, tokens[:, 0].clone()
+
+    def __repr__(self) -> str:
+        return f"DistantRecall(seq_len={self.seq_len}, num_tokens={self.num_tokens})"
+
+
+class CopyMemory(Task):
+    r"""The copy-memory problem (Hochreiter & Schmidhuber 1997; Arjovsky, Shah & Bengio 2016).
+
+    Input symbols: ``num_symbols`` data symbols (0..7 by default), a blank (``num_symbols``) and
+    a delimiter (``num_symbols + 1``), one-hot. The sequence has ``T + 2 * copy_length`` steps,
+    where ``T = delay``: ``copy_length`` random data symbols, ``T - 1`` blanks, the delimiter,
+    then ``copy_length`` blanks during which the model must output the data symbols in order.
+    The target is blank (class ``num_symbols``) at every step except the last
+    ``copy_length``.
+
+    *Baseline* (Arjovsky et al.): a memoryless predictor outputs blank for the first
+    ``T + copy_length`` steps (loss 0) and the uniform distribution over the data symbols for the
+    last ``copy_length`` (loss :math:`\log(\text{num\_symbols})` each), so the cross-entropy
+    averaged over all steps is
+
+    .. math:: \frac{\text{copy\_length} \cdot \log(\text{num\_symbols})}{T + 2\,\text{copy\_length}}
+              = \frac{10 \log 8}{T + 20} \text{ with the defaults.}
+
+    ``loss`` is that per-step cross-entropy over every step; ``metric`` is the accuracy on the
+    ``copy_length`` steps that must be recalled (chance: ``1 / num_symbols``).
+    Predictions ``(batch, time, num_symbols + 1)``, targets ``(batch, time)``.
+    """
+
+    kind = "classification"
+
+    def __init__(self, delay: int, num_symbols: int = 8, copy_length: int = 10):
+        self.delay = _check_int("delay", delay, 1)
+        self.num_symbols = _check_int("num_symbols", num_symbols, 2)
+        self.copy_length = _check_int("copy_length", copy_length, 1)
+        self.seq_len = delay + 2 * copy_length
+        self.blank, self.delimiter = num_symbols, num_symbols + 1
+        self.input_size = num_symbols + 2
+        self.output_size = num_symbols + 1
+        self.baseline_loss = copy_length * math.log(num_symbols) / self.seq_len
+        self.baseline_metric = 1.0 / num_symbols
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        self._check_batch_size(batch_size)
+        L, T = self.copy_length, self.delay
+        data = torch.randint(0, self.num_symbols, (batch_size, L), generator=generator)
+        symbols = torch.full((batch_size, self.seq_len), self.blank, dtype=torch.long)
+        symbols[:, :L] = data
+        symbols[:, L + T - 1] = self.delimiter
+        targets = torch.full((batch_size, self.seq_len), self.blank, dtype=torch.long)
+        targets[:, -L:] = data
+        return F.one_hot(symbols, self.input_size).float(), targets
+
+    @torch.no_grad()
+    def metric(self, prediction: torch.Tensor, targets: torch.Tensor) -> float:
+        """Accuracy on the last ``copy_length`` steps (the symbols to recall)."""
+        L = self.copy_length
+        return (prediction[:, -L:].argmax(-1) == targets[:, -L:]).float().mean().item()
+
+    def __repr__(self) -> str:
+        return (
+            f"CopyMemory(delay={self.delay}, num_symbols={self.num_symbols}, "
+            f"copy_length={self.copy_length})"
+        )
+
+
+class AnBn(Task):
+    r"""Next-symbol prediction on the language :math:`a^n b^n` (Weiss, Goldberg & Yahav 2018).
+
+    Symbols (one-hot, 4 channels): ``S`` = 0 (start), ``a`` = 1, ``b`` = 2, ``E`` = 3 (end).
+    A sample with :math:`n` drawn uniformly from ``[min_n, max_n]`` is the input
+    :math:`S\,a^n b^n` (length :math:`2n+1`) with targets :math:`a^n b^n E` (the next symbol at
+    every step). Shorter sequences of a batch are padded with all-zero inputs and target
+    ``PAD`` = -100, which ``loss`` and ``metric`` ignore, so a batch has ``seq_len = 2 max_n + 1``
+    steps (or ``2 max(n) + 1`` with :meth:`sample_at`).
+
+    Which predictions are *deterministic*: after ``S`` (next is ``a``) and after every ``b``
+    (next is ``b`` until n of them, then ``E``). After an ``a`` the next symbol may be ``a`` or
+    ``b``, as the model cannot know n. ``metric`` is Weiss et al.'s criterion: the fraction of
+    sequences whose deterministic predictions (argmax) are *all* correct. Counting the ``b``'s
+    is the whole difficulty.
+
+    *Baseline*: ``baseline_loss`` is the exact cross-entropy (per counted token, as ``loss``
+    averages it) of the best input-independent predictor, which knows only the position t: it
+    predicts the distribution of the target at t over n. ``baseline_metric`` is that
+    predictor's sequence accuracy over n uniform in ``[min_n, max_n]`` (exact; ties between
+    equally likely symbols go to the smaller symbol index, as ``argmax`` does).
+
+    Use :meth:`sample_at` with n beyond ``max_n`` to test generalisation.
+    """
+
+    kind = "classification"
+    input_size = 4
+    output_size = 4
+    START, A, B, END, PAD = 0, 1, 2, 3, -100
+
+    def __init__(self, max_n: int, min_n: int = 1):
+        self.max_n = _check_int("max_n", max_n, 1)
+        self.min_n = _check_int("min_n", min_n, 1)
+        if min_n > max_n:
+            raise ValueError(f"min_n must be <= max_n, got min_n={min_n}, max_n={max_n}")
+        self.seq_len = 2 * max_n + 1
+        self.baseline_loss, self.baseline_metric = self._position_only_baseline()
+
+    def _targets_for(self, n: int) -> list[int]:
+        return [self.A] * n + [self.B] * n + [self.END]
+
+    def _position_only_baseline(self) -> tuple[float, float]:
+        ns = range(self.min_n, self.max_n + 1)
+        counts = [dict() for _ in range(self.seq_len)]  # counts[t][symbol]
+        for n in ns:
+            for t, y in enumerate(self._targets_for(n)):
+                counts[t][y] = counts[t].get(y, 0) + 1
+        total_tokens = sum(2 * n + 1 for n in ns)
+        cross_entropy = 0.0
+        for per_symbol in counts:
+            here = sum(per_symbol.values())
+            for c in per_symbol.values():
+                cross_entropy -= c * math.log(c / here)
+        argmax = [max(sorted(c), key=c.get) for c in counts]  # ties: the smallest symbol
+        solved = sum(
+            all(argmax[t] == self._targets_for(n)[t] for t in self._deterministic(n)) for n in ns
+        )
+        return cross_entropy / total_tokens, solved / len(ns)
+
+    def _deterministic(self, n: int) -> list[int]:
+        """Steps whose next symbol is determined by the prefix: after S and after every b."""
+        return [0] + list(range(n + 1, 2 * n + 1))
+
+    def sample_at(self, ns: Sequence[int] | torch.Tensor) -> Batch:
+        """One sequence per value of ``ns`` (any n >= 1, also beyond ``max_n``), padded to
+        ``2 max(ns) + 1`` steps."""
+        ns = [int(n) for n in torch.as_tensor(ns).reshape(-1).tolist()]
+        if not ns or min(ns) < 1:
+            raise ValueError(f"every n must be >= 1, got {ns}")
+        T = 2 * max(ns) + 1
+        symbols = torch.full((len(ns), T), -1, dtype=torch.long)
+        targets = torch.full((len(ns), T), self.PAD, dtype=torch.long)
+        for row, n in enumerate(ns):
+            symbols[row, : 2 * n + 1] = torch.tensor([self.START] + [self.A] * n + [self.B] * n)
+            targets[row, : 2 * n + 1] = torch.tensor(self._targets_for(n))
+        inputs = F.one_hot(symbols.clamp(min=0), 4).float() * (symbols >= 0).unsqueeze(-1)
+        return inputs, targets
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        self._check_batch_size(batch_size)
+        ns = _uniform_int(self.min_n, self.max_n, batch_size, generator)
+        inputs, targets = self.sample_at(ns)
+        pad = self.seq_len - inputs.shape[1]  # pad every batch to 2 max_n + 1 steps
+        return F.pad(inputs, (0, 0, 0, pad)), F.pad(targets, (0, pad), value=self.PAD)
+
+    def deterministic_mask(self, targets: torch.Tensor) -> torch.Tensor:
+        """``(batch, time)`` bool: steps whose target is determined (t = 0, or the input is b).
+
+        The input at step t is b exactly when the target at step t - 1 is b.
+        """
+        mask = torch.zeros_like(targets, dtype=torch.bool)
+        mask[:, 0] = targets[:, 0] != self.PAD
+        mask[:, 1:] = targets[:, :-1] == self.B
+        return mask
+
+    def loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy averaged over the real (non-padding) steps."""
+        return F.cross_entropy(
+            prediction.reshape(-1, self.output_size), targets.reshape(-1), ignore_index=self.PAD
+        )
+
+    @torch.no_grad()
+    def metric(self, prediction: torch.Tensor, targets: torch.Tensor) -> float:
+        """Fraction of sequences whose deterministic predictions are all correct."""
+        mask = self.deterministic_mask(targets)
+        wrong = (prediction.argmax(-1) != targets) & mask
+        return (~wrong.any(dim=1)).float().mean().item()
+
+    def __repr__(self) -> str:
+        return f"AnBn(max_n={self.max_n}, min_n={self.min_n})"

@@ -1,0 +1,329 @@
+"""The training loop every chapter uses: ``fit``, its ``History``, and ``evaluate``.
+
+One step of :func:`fit` is the textbook loop, with the measurements this book is about::
+
+    inputs, targets = next(batches)            # task.batches(batch_size, seed)
+    loss = task.loss(model(inputs), targets)
+    loss.backward()
+    grad_norm = ||g||                           # recorded before clipping
+    clip (by norm and/or by value)              # rnnlib.clipping, from scratch
+    grad_norm_clipped = ||g||                   # recorded after clipping
+    optimizer.step()
+
+A non-finite loss or gradient stops training with :class:`NonFiniteLossError` (a
+``FloatingPointError``) that names the step and the last finite gradient norm and suggests a
+clipping threshold, unless ``on_nonfinite="continue"`` (keep going, as a plain loop would:
+the chapter on exploding gradients shows what happens) or ``"skip"`` (drop that update).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from torch import nn
+
+from .clipping import clip_grad_norm, clip_grad_value, global_grad_norm
+from .device import get_device, seed_everything
+from .plots import PALETTE, label
+
+__all__ = ["History", "NonFiniteLossError", "fit", "evaluate"]
+
+ON_NONFINITE = ("raise", "continue", "skip")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a ``nan`` or ``inf`` loss or gradient norm.
+
+    Attributes: ``step`` (0-based), ``loss``, ``grad_norm`` (the non-finite step's values),
+    ``last_finite_grad_norm`` (``None`` if there was none) and ``history`` (everything recorded
+    up to and including the failing step).
+    """
+
+    def __init__(
+        self,
+        step: int,
+        loss: float,
+        grad_norm: float,
+        last_finite_grad_norm: float | None,
+        median_grad_norm: float | None,
+        history: History,
+    ):
+        self.step, self.loss, self.grad_norm = step, loss, grad_norm
+        self.last_finite_grad_norm = last_finite_grad_norm
+        self.median_grad_norm = median_grad_norm
+        self.history = history
+        last = (
+            "no finite gradient norm was recorded before it"
+            if last_finite_grad_norm is None
+            else f"the last finite gradient norm was {last_finite_grad_norm:.4g}"
+        )
+        median = (
+            ""
+            if median_grad_norm is None
+            else f" (the median finite gradient norm so far was {median_grad_norm:.3g}; "
+            "error.history.grad_norm has them all)"
+        )
+        super().__init__(
+            f"non-finite training at step {step}: loss = {loss}, gradient norm = {grad_norm}; "
+            f"{last}. The gradient probably exploded: clip it, e.g. fit(..., clip_norm=1.0), "
+            f"with a threshold around the typical gradient norm{median}, or lower the learning "
+            "rate. Pass on_nonfinite='continue' to keep training anyway."
+        )
+
+
+@dataclass
+class History:
+    """What :func:`fit` records at every step (lists indexed by step).
+
+    ``loss``: the training loss; ``grad_norm``: the global gradient norm before clipping;
+    ``grad_norm_clipped``: after clipping (equal to ``grad_norm`` without clipping);
+    ``clipped``: whether clipping changed the gradient (``grad_norm > clip_norm``, or an entry
+    beyond ``clip_value``); ``metric``: the task's metric on the training batch.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    grad_norm_clipped: list[float] = field(default_factory=list)
+    clipped: list[bool] = field(default_factory=list)
+    metric: list[float] = field(default_factory=list)
+    clip_norm: float | None = None
+    clip_value: float | None = None
+    baseline_loss: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    @property
+    def steps(self) -> int:
+        return len(self.loss)
+
+    def final_loss(self, window: int = 50) -> float:
+        """Mean training loss over the last ``window`` steps (``nan``/``inf`` if any is)."""
+        if not self.loss:
+            raise ValueError("the history is empty: no step was recorded")
+        last = self.loss[-window:]
+        return sum(last) / len(last)
+
+    def final_metric(self, window: int = 50) -> float:
+        """Mean training-batch metric over the last ``window`` steps."""
+        if not self.metric:
+            raise ValueError("the history is empty: no step was recorded")
+        last = self.metric[-window:]
+        return sum(last) / len(last)
+
+    def fraction_clipped(self) -> float:
+        """The fraction of steps at which clipping fired."""
+        return sum(self.clipped) / len(self.clipped) if self.clipped else 0.0
+
+    def first_nonfinite_step(self) -> int | None:
+        """The first step whose loss or gradient norm is ``nan``/``inf`` (``None`` if none)."""
+        for step, (loss, norm) in enumerate(zip(self.loss, self.grad_norm, strict=True)):
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                return step
+        return None
+
+    def plot(
+        self,
+        ax: Axes | Sequence[Axes] | None = None,
+        label_text: str | None = None,
+        color: str | None = None,
+    ):
+        """Plot the loss (log scale) and the gradient norms with the clipping threshold.
+
+        ``ax=None`` makes a new figure with two panels and returns it; a pair of axes draws the
+        two panels there; a single ``Axes`` draws only the loss (to overlay several runs,
+        with ``label_text`` in the legend). Non-finite values are marked with a cross at the top
+        of the panel where training broke.
+        """
+        figure = None
+        if ax is None:
+            figure, ax = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+        if isinstance(ax, Axes):
+            loss_ax, norm_ax = ax, None
+        else:
+            loss_ax, norm_ax = ax
+        steps = range(len(self.loss))
+        color = color or PALETTE[0]
+        loss_ax.plot(steps, self.loss, color=color, lw=1, label=label_text or "training loss")
+        if self.baseline_loss is not None and norm_ax is not None:
+            loss_ax.axhline(
+                self.baseline_loss, color=PALETTE[7], ls=":", lw=1, label="chance baseline"
+            )
+        loss_ax.set_yscale("log")
+        broken = self.first_nonfinite_step()
+        if broken is not None:
+            loss_ax.axvline(
+                broken, color=PALETTE[1], ls="--", lw=1, label=f"non-finite from step {broken}"
+            )
+        label(loss_ax, "training step", "loss (log scale)")
+        loss_ax.legend()
+        if norm_ax is not None:
+            norm_ax.plot(
+                steps, self.grad_norm, color=PALETTE[1], lw=1, label=r"$\|g\|$ before clipping"
+            )
+            if self.clip_norm is not None or self.clip_value is not None:
+                norm_ax.plot(
+                    steps,
+                    self.grad_norm_clipped,
+                    color=PALETTE[2],
+                    lw=1,
+                    label=r"$\|g\|$ after clipping",
+                )
+            if self.clip_norm is not None:
+                norm_ax.axhline(
+                    self.clip_norm,
+                    color=PALETTE[7],
+                    ls="--",
+                    lw=1,
+                    label=f"clip_norm = {self.clip_norm:g}",
+                )
+            norm_ax.set_yscale("log")
+            label(norm_ax, "training step", "gradient norm (log scale)")
+            norm_ax.legend()
+        return figure if figure is not None else ax
+
+
+def _to_device(value, device: torch.device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, tuple | list):
+        return type(value)(_to_device(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def _progress_bar(steps: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    quiet = (not progress) or bool(os.environ.get("CI"))
+    return tqdm(range(steps), disable=quiet, leave=False, desc="fit", mininterval=0.5)
+
+
+def fit(
+    model: nn.Module,
+    task,
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    batch_size: int = 64,
+    clip_norm: float | None = None,
+    clip_value: float | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    on_nonfinite: str = "raise",
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on ``task`` for ``steps`` optimizer steps; return the :class:`History`.
+
+    * Batches come from ``task.batches(batch_size, seed)``, and ``seed`` also seeds Python,
+      NumPy and torch (dropout etc.), so a run is reproducible. Build the model (its initial
+      weights) before calling, under your own seed.
+    * ``device`` defaults to :func:`rnnlib.get_device`; the model and every batch are moved
+      there (moving the model keeps the optimizer's references to its parameters).
+    * ``clip_norm``: rescale the gradient when its global 2-norm exceeds it
+      (:func:`rnnlib.clipping.clip_grad_norm`); ``clip_value``: clamp each entry
+      (:func:`rnnlib.clipping.clip_grad_value`). Both may be given (norm first).
+    * ``on_nonfinite``: ``"raise"`` (default) raises :class:`NonFiniteLossError`;
+      ``"continue"`` records the ``nan``/``inf`` and takes the step anyway; ``"skip"`` records
+      it and skips the update.
+    * ``progress``: a ``tqdm.auto`` bar (Jupyter, Colab, terminal), silent when the ``CI``
+      environment variable is set.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if on_nonfinite not in ON_NONFINITE:
+        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
+    for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+        if value is not None and not (value > 0):
+            raise ValueError(f"{name} must be positive (or None for no clipping), got {value!r}")
+    device = get_device() if device is None else torch.device(device)
+    seed_everything(seed)
+    model.to(device)
+    model.train()
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    history = History(
+        clip_norm=clip_norm,
+        clip_value=clip_value,
+        baseline_loss=getattr(task, "baseline_loss", None),
+    )
+    batches = task.batches(batch_size, seed)
+    last_finite_norm: float | None = None
+    bar = _progress_bar(steps, progress)
+    for step in bar:
+        inputs, targets = _to_device(next(batches), device)
+        optimizer.zero_grad(set_to_none=True)
+        prediction = model(inputs)
+        loss = task.loss(prediction, targets)
+        loss.backward()
+
+        clipped = False
+        if clip_norm is not None:  # returns the norm before clipping
+            grad_norm = clip_grad_norm(parameters, clip_norm).item()
+            clipped = grad_norm > clip_norm
+        else:
+            grad_norm = global_grad_norm(parameters).item()
+        if clip_value is not None:
+            beyond = any(
+                bool((p.grad.abs() > clip_value).any()) for p in parameters if p.grad is not None
+            )
+            clip_grad_value(parameters, clip_value)
+            clipped = clipped or beyond
+        grad_norm_clipped = (
+            global_grad_norm(parameters).item()
+            if clip_norm is not None or clip_value is not None
+            else grad_norm
+        )
+
+        loss_value = loss.item()
+        history.loss.append(loss_value)
+        history.grad_norm.append(grad_norm)
+        history.grad_norm_clipped.append(grad_norm_clipped)
+        history.clipped.append(clipped)
+        history.metric.append(task.metric(prediction.detach(), targets))
+
+        finite = math.isfinite(loss_value) and math.isfinite(grad_norm)
+        if not finite and on_nonfinite == "raise":
+            bar.close()
+            finite_norms = sorted(n for n in history.grad_norm if math.isfinite(n))
+            median = finite_norms[len(finite_norms) // 2] if finite_norms else None
+            raise NonFiniteLossError(step, loss_value, grad_norm, last_finite_norm, median, history)
+        if finite:
+            last_finite_norm = grad_norm
+        if finite or on_nonfinite == "continue":
+            optimizer.step()
+        if step % 25 == 0:
+            bar.set_postfix(loss=f"{loss_value:.4g}", grad_norm=f"{grad_norm:.3g}")
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    task,
+    batch_size: int = 1000,
+    seed: int = 12345,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Loss and metric of ``model`` on one fresh batch of ``task`` (``seed`` picks the batch;
+    the default differs from ``fit``'s default so the batch is not a training batch)."""
+    device = get_device() if device is None else torch.device(device)
+    was_training = model.training
+    model.to(device)
+    model.eval()
+    inputs, targets = _to_device(
+        task.sample(batch_size, torch.Generator().manual_seed(seed)), device
+    )
+    prediction = model(inputs)
+    result = {
+        "loss": task.loss(prediction, targets).item(),
+        "metric": task.metric(prediction, targets),
+    }
+    model.train(was_training)
+    return result
