@@ -7,11 +7,29 @@ Modules, one job each:
   ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
 * :mod:`rnnlib.device`: device choice and seeding;
 * :mod:`rnnlib.checks`: input checks with readable errors;
+* :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
+  products, spectral tools and initialisations);
+* :mod:`rnnlib.clipping`: gradient clipping by norm and by value, from scratch;
+* :mod:`rnnlib.tasks`: synthetic tasks with documented chance baselines;
+* :mod:`rnnlib.models`: a recurrent layer with a linear readout;
+* :mod:`rnnlib.train`: the training loop ``fit``, its ``History``, and ``evaluate``;
 * :mod:`rnnlib.plots`: the book's palette and small multiples;
 * :mod:`rnnlib.widgets`: interactive explorers.
 """
 
-from . import cells, checks, device, layers, plots, widgets
+from . import (
+    cells,
+    checks,
+    clipping,
+    device,
+    gradients,
+    layers,
+    models,
+    plots,
+    tasks,
+    train,
+    widgets,
+)
 from .cells import NONLINEARITIES, GRUCell, LSTMCell, RecurrentCell, RNNCell
 from .device import get_device, seed_everything, setup
 from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
@@ -21,9 +39,14 @@ __version__ = "0.1.0"
 __all__ = [
     "cells",
     "checks",
+    "clipping",
     "device",
+    "gradients",
     "layers",
+    "models",
     "plots",
+    "tasks",
+    "train",
     "widgets",
     "NONLINEARITIES",
     "RecurrentCell",

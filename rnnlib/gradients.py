@@ -1,0 +1,345 @@
+r"""Gradient-flow instruments: how much of the loss at step t reaches the state at step j.
+
+Notation of the lecture (Pascanu et al. 2013): a vanilla RNN computes
+
+.. math:: a^{(t)} = W_h h^{(t-1)} + W_x x^{(t)} + b, \qquad h^{(t)} = \sigma(a^{(t)}),
+
+with :math:`h^{(0)}` the initial state and :math:`t = 1, \dots, T`.
+
+**Jacobian convention** (the math convention, "numerator layout"): row :math:`r` of
+:math:`\partial h^{(t)} / \partial h^{(t-1)}` is the derivative of :math:`h^{(t)}_r`, so
+
+.. math::
+   \frac{\partial h^{(t)}}{\partial h^{(t-1)}}
+   = \operatorname{diag}\big(\sigma'(a^{(t)})\big)\, W_h,
+   \qquad
+   \frac{\partial h^{(i)}}{\partial h^{(j)}}
+   = \prod_{t=i}^{j+1} \frac{\partial h^{(t)}}{\partial h^{(t-1)}}
+   \quad(\text{latest factor on the left}).
+
+A gradient :math:`\partial J / \partial h^{(j)}` is a *row* vector in the math and a tensor of
+``h``'s shape ``(batch, hidden)`` in torch; the two are related by
+
+.. math:: \frac{\partial J^{(i)}}{\partial h^{(j)}} = \frac{\partial J^{(i)}}{\partial h^{(i)}}
+   \frac{\partial h^{(i)}}{\partial h^{(j)}}
+   \quad\Longleftrightarrow\quad
+   g^{(j)} = \Big(\frac{\partial h^{(i)}}{\partial h^{(j)}}\Big)^{\!\top} g^{(i)}
+   = \prod_{t=j+1}^{i} W_h^\top \operatorname{diag}\big(\sigma'(a^{(t)})\big)\, g^{(i)}.
+
+Functions here, grouped by job:
+
+* gradients through the states, from **one** backward pass: :func:`state_gradients`,
+  :func:`gradient_norms_by_distance`, :func:`gradient_norm_matrix`;
+* Jacobians along a trajectory: :func:`trajectory`, :func:`step_jacobians`,
+  :func:`jacobian_product`, :func:`jacobian_product_norms`, :func:`jacobian_bound`;
+* spectral tools and initialisations of a square ``W_h``: :func:`spectral_radius`,
+  :func:`largest_singular_value`, :func:`scale_to_spectral_radius`, :func:`gaussian_`,
+  :func:`orthogonal_`, :func:`identity_`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from .cells import RecurrentCell, RNNCell, State
+from .layers import RecurrentLayer
+
+__all__ = [
+    "GAMMA",
+    "sigma_prime",
+    "state_gradients",
+    "gradient_norms_by_distance",
+    "gradient_norm_matrix",
+    "trajectory",
+    "step_jacobians",
+    "jacobian_product",
+    "jacobian_product_norms",
+    "jacobian_bound",
+    "spectral_radius",
+    "largest_singular_value",
+    "scale_to_spectral_radius",
+    "gaussian_",
+    "orthogonal_",
+    "identity_",
+]
+
+#: :math:`\gamma = \sup_a |\sigma'(a)|`, the bound on :math:`\|\operatorname{diag}(\sigma'(a))\|_2`
+#: used in Pascanu et al.'s sufficient condition :math:`\|W_h\|_2 < 1/\gamma`.
+GAMMA: dict[str, float] = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0, "identity": 1.0}
+
+Loss = Callable[[torch.Tensor], torch.Tensor]
+
+
+def sigma_prime(nonlinearity: str, a: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sigma'(a)` elementwise for a nonlinearity of :data:`rnnlib.NONLINEARITIES`.
+
+    tanh: :math:`1 - \tanh^2 a`; sigmoid: :math:`s(1 - s)`; relu: :math:`[a > 0]` (0 at 0, as
+    autograd does); identity: 1.
+    """
+    if nonlinearity == "tanh":
+        return 1 - torch.tanh(a) ** 2
+    if nonlinearity == "sigmoid":
+        s = torch.sigmoid(a)
+        return s * (1 - s)
+    if nonlinearity == "relu":
+        return (a > 0).to(a.dtype)
+    if nonlinearity == "identity":
+        return torch.ones_like(a)
+    raise ValueError(f"nonlinearity must be one of {sorted(GAMMA)}, got {nonlinearity!r}")
+
+
+# --- gradients through the states -----------------------------------------------------------
+def _initial_leaf(cell: RecurrentCell, batch: int, state: State | None) -> State:
+    """A copy of the initial state that autograd can differentiate with respect to."""
+    if state is None:
+        state = cell.initial_state(batch)
+    if isinstance(state, tuple | list):
+        return tuple(s.detach().clone().requires_grad_(True) for s in state)
+    return state.detach().clone().requires_grad_(True)
+
+
+def _states_with_initial(
+    layer: RecurrentLayer, x: torch.Tensor, state: State | None
+) -> list[torch.Tensor]:
+    """``[h^(0), h^(1), ..., h^(T)]`` as autograd nodes of one unrolled graph."""
+    if layer.reverse:
+        raise ValueError("gradient instruments expect a forward layer (reverse=False)")
+    batch = x.shape[0] if layer.batch_first else x.shape[1]
+    initial = _initial_leaf(layer.cell, batch, state)
+    states = layer.unroll(x, initial)
+    return [layer.cell.hidden(s) for s in [initial, *states]]
+
+
+def _check_step(t: int | None, steps: int) -> int:
+    t = steps if t is None else t
+    if not 1 <= t <= steps:
+        raise ValueError(f"t must be a time step between 1 and T={steps}, got {t}")
+    return t
+
+
+def state_gradients(
+    layer: RecurrentLayer,
+    x: torch.Tensor,
+    loss: Loss,
+    t: int | None = None,
+    state: State | None = None,
+) -> torch.Tensor:
+    r""":math:`\partial J^{(t)} / \partial h^{(j)}` for every :math:`j = 0, \dots, t` from ONE
+    backward pass.
+
+    ``loss`` maps :math:`h^{(t)}` of shape ``(batch, hidden)`` to per-example losses ``(batch,)``
+    (or a scalar); :math:`J^{(t)}` is their sum, so row ``b`` of each gradient is example
+    ``b``'s own gradient. ``t`` defaults to the last step ``T``; ``state`` is :math:`h^{(0)}`
+    (zeros by default). Returns shape ``(batch, t + 1, hidden)``, indexed by ``j``.
+    """
+    hidden = _states_with_initial(layer, x, state)
+    t = _check_step(t, len(hidden) - 1)
+    J = loss(hidden[t]).sum()
+    gradients = torch.autograd.grad(J, hidden[: t + 1], allow_unused=True)
+    gradients = [
+        torch.zeros_like(h) if g is None else g
+        for g, h in zip(gradients, hidden[: t + 1], strict=True)
+    ]
+    return torch.stack(gradients, dim=1)
+
+
+def gradient_norms_by_distance(
+    layer: RecurrentLayer,
+    x: torch.Tensor,
+    loss: Loss,
+    t: int | None = None,
+    state: State | None = None,
+) -> torch.Tensor:
+    r""":math:`\|\partial J^{(t)} / \partial h^{(t-k)}\|_2` for distances :math:`k = 0, \dots, t`.
+
+    Same arguments as :func:`state_gradients` (one backward pass); returns ``(batch, t + 1)``,
+    column ``k`` being the norm of example ``b``'s gradient ``k`` steps before the loss.
+    """
+    gradients = state_gradients(layer, x, loss, t, state)
+    return torch.linalg.vector_norm(gradients, dim=-1).flip(-1)
+
+
+def gradient_norm_matrix(
+    layer: RecurrentLayer, x: torch.Tensor, loss: Loss, state: State | None = None
+) -> torch.Tensor:
+    r"""The matrix :math:`M_{t,j} = \|\partial J^{(t)} / \partial h^{(j)}\|_2` of a sequence
+    loss :math:`J = \sum_t J^{(t)}`, for heatmaps.
+
+    :math:`J^{(t)}` is ``loss(h^(t)).sum()`` at every step. All ``T`` gradients come from one
+    vectorised backward pass (``torch.autograd.grad(..., is_grads_batched=True)``: the
+    vector-Jacobian product with each unit vector :math:`e_t` of the stacked step losses).
+    Returns shape ``(batch, T, T + 1)``: row ``t - 1`` for the loss at step ``t``, column ``j``
+    for :math:`h^{(j)}`, ``j = 0..T``; entries with ``j > t`` are 0.
+    """
+    hidden = _states_with_initial(layer, x, state)
+    steps = len(hidden) - 1
+    step_losses = torch.stack([loss(h).sum() for h in hidden[1:]])  # (T,)
+    unit_vectors = torch.eye(steps, dtype=step_losses.dtype, device=step_losses.device)
+    gradients = torch.autograd.grad(
+        step_losses, hidden, grad_outputs=unit_vectors, is_grads_batched=True, allow_unused=True
+    )
+    gradients = [  # each (T, batch, hidden): the loss of step t against h^(j)
+        g if g is not None else hidden[0].new_zeros(steps, *hidden[0].shape) for g in gradients
+    ]
+    norms = torch.linalg.vector_norm(torch.stack(gradients, dim=-2), dim=-1)  # (T, batch, T+1)
+    return norms.permute(1, 0, 2)
+
+
+# --- Jacobians along a trajectory -----------------------------------------------------------
+def _check_rnn_cell(cell: RecurrentCell) -> RNNCell:
+    if not isinstance(cell, RNNCell):
+        raise ValueError(
+            "explicit Jacobians are written for the vanilla RNNCell (h = sigma(W_h h + W_x x + b)),"
+            f" got {type(cell).__name__}; use state_gradients for other cells"
+        )
+    return cell
+
+
+@torch.no_grad()
+def trajectory(
+    cell: RNNCell, x: torch.Tensor, h0: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Run a vanilla RNN and keep what the Jacobians need.
+
+    ``x`` is ``(batch, time, input)``. Returns ``(h, a)``: the states :math:`h^{(0..T)}`,
+    shape ``(batch, T + 1, hidden)`` with ``h[:, 0]`` = :math:`h^{(0)}`, and the
+    pre-activations :math:`a^{(t)} = W_h h^{(t-1)} + W_x x^{(t)} + b`, shape
+    ``(batch, T, hidden)`` with ``a[:, t - 1]`` = :math:`a^{(t)}`.
+    """
+    cell = _check_rnn_cell(cell)
+    h = cell.initial_state(x.shape[0]) if h0 is None else h0
+    x_projected = cell.input_projection(x)
+    states, preactivations = [h], []
+    for t in range(x.shape[1]):
+        a = x_projected[:, t] + cell.recurrent_projection(h)  # a_t = W_h h_{t-1} + W_x x_t + b
+        h = cell.sigma(a)
+        states.append(h)
+        preactivations.append(a)
+    return torch.stack(states, dim=1), torch.stack(preactivations, dim=1)
+
+
+@torch.no_grad()
+def step_jacobians(cell: RNNCell, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    r""":math:`\partial h^{(t)} / \partial h^{(t-1)} = \operatorname{diag}(\sigma'(a^{(t)})) W_h`
+    for ``t = 1..T``.
+
+    Returns ``(batch, T, hidden, hidden)``; ``[:, t - 1]`` is the Jacobian of step ``t``
+    (rows: components of :math:`h^{(t)}`, columns: of :math:`h^{(t-1)}`).
+    """
+    _, a = trajectory(cell, x, h0)
+    return sigma_prime(cell.nonlinearity, a)[..., :, None] * cell.W_h  # diag(s) W_h scales rows
+
+
+def jacobian_product(jacobians: torch.Tensor, i: int, j: int) -> torch.Tensor:
+    r""":math:`\partial h^{(i)} / \partial h^{(j)} = J_i J_{i-1} \cdots J_{j+1}` (identity when
+    ``i == j``), from ``jacobians`` as returned by :func:`step_jacobians`.
+
+    Returns ``(batch, hidden, hidden)``.
+    """
+    steps = jacobians.shape[1]
+    if not 0 <= j <= i <= steps:
+        raise ValueError(f"need 0 <= j <= i <= T={steps}, got i={i}, j={j}")
+    hidden = jacobians.shape[-1]
+    product = torch.eye(hidden, dtype=jacobians.dtype, device=jacobians.device)
+    product = product.expand(jacobians.shape[0], hidden, hidden)
+    for t in range(j + 1, i + 1):
+        product = jacobians[:, t - 1] @ product  # the later step multiplies from the left
+    return product
+
+
+def jacobian_product_norms(jacobians: torch.Tensor, i: int | None = None) -> torch.Tensor:
+    r"""Spectral norms :math:`\|\partial h^{(i)} / \partial h^{(i-k)}\|_2` for ``k = 0..i``.
+
+    ``i`` defaults to ``T``. Builds the products from the right end in one sweep. Returns
+    ``(batch, i + 1)``.
+    """
+    steps = jacobians.shape[1]
+    i = _check_step(i, steps)
+    hidden = jacobians.shape[-1]
+    product = torch.eye(hidden, dtype=jacobians.dtype, device=jacobians.device)
+    product = product.expand(jacobians.shape[0], hidden, hidden)
+    products = [product]
+    for k in range(1, i + 1):
+        product = product @ jacobians[:, i - k]  # dh_i/dh_{i-k} = (dh_i/dh_{i-k+1}) J_{i-k+1}
+        products.append(product)
+    # The largest singular value; one batched svdvals is much faster than matrix_norm(ord=2).
+    return torch.linalg.svdvals(torch.stack(products, dim=1))[..., 0]
+
+
+def jacobian_bound(W_h: torch.Tensor, nonlinearity: str, distances: torch.Tensor) -> torch.Tensor:
+    r"""Pascanu et al.'s bound :math:`(\gamma\,\|W_h\|_2)^{k}` on
+    :math:`\|\partial h^{(t)} / \partial h^{(t-k)}\|_2`, for each distance ``k`` in
+    ``distances``."""
+    eta = GAMMA[nonlinearity] * largest_singular_value(W_h)
+    return eta ** torch.as_tensor(distances, dtype=torch.float64)
+
+
+# --- spectral tools and initialisations -----------------------------------------------------
+def _square(W: torch.Tensor) -> torch.Tensor:
+    if W.dim() != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"expected a square matrix (hidden, hidden), got shape {tuple(W.shape)}")
+    return W.detach()
+
+
+def spectral_radius(W: torch.Tensor) -> float:
+    r""":math:`\rho(W) = \max_m |\lambda_m(W)|`, the largest eigenvalue modulus of a square
+    matrix."""
+    return torch.linalg.eigvals(_square(W)).abs().max().item()
+
+
+def largest_singular_value(W: torch.Tensor) -> float:
+    r""":math:`\|W\|_2 = \sigma_{\max}(W)`, the spectral norm (Pascanu et al.'s
+    :math:`\lambda_1`)."""
+    return torch.linalg.svdvals(W.detach())[0].item()
+
+
+def scale_to_spectral_radius(W: torch.Tensor, radius: float) -> torch.Tensor:
+    r""":math:`W \cdot \rho^\ast / \rho(W)`: a copy of ``W`` with spectral radius ``radius``
+    (same eigenvectors, every eigenvalue scaled by the same factor)."""
+    current = spectral_radius(W)
+    if current == 0:
+        raise ValueError("W has spectral radius 0 (nilpotent); it cannot be rescaled to another")
+    return W.detach() * (radius / current)
+
+
+@torch.no_grad()
+def gaussian_(
+    W: torch.Tensor, std: float | None = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill ``W`` (hidden, hidden) in place with :math:`\mathcal N(0, \text{std}^2)` entries.
+
+    The default ``std`` is :math:`1/\sqrt{\text{hidden}}`: by the circular law the spectral
+    radius is then close to 1, while :math:`\|W\|_2 \approx 2`.
+    """
+    n = _square(W).shape[0]
+    std = 1 / math.sqrt(n) if std is None else std
+    W.copy_(torch.randn(W.shape, generator=generator, dtype=torch.float64).to(W) * std)
+    return W
+
+
+@torch.no_grad()
+def orthogonal_(
+    W: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill ``W`` (hidden, hidden) in place with ``gain`` times a random orthogonal matrix
+    (Saxe et al. 2014): QR of a Gaussian matrix, signs fixed so the draw is uniform (Haar).
+
+    Every singular value of the result is ``gain``, so :math:`\|W^k\|_2 = \text{gain}^k`.
+    """
+    n = _square(W).shape[0]
+    Q, R = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    Q = Q * torch.sign(torch.diagonal(R))  # column m times sign(R_mm)
+    W.copy_((gain * Q).to(W))
+    return W
+
+
+@torch.no_grad()
+def identity_(W: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    r"""Set ``W`` (hidden, hidden) to ``scale`` times the identity, in place: the IRNN
+    initialisation of Le et al. (2015), used with relu and zero biases."""
+    n = _square(W).shape[0]
+    W.copy_(scale * torch.eye(n, dtype=W.dtype, device=W.device))
+    return W
