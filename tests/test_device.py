@@ -93,3 +93,16 @@ def test_setup_seeds_and_prints_the_device(capsys, monkeypatch):
     setup(seed=5, verbose=False)
     assert torch.rand(2).tolist() == first, "setup(seed=5) twice gave different numbers"
     assert capsys.readouterr().out == "", "verbose=False should print nothing"
+
+
+def test_setup_pins_cpu_threads_and_restores_on_request():
+    before = torch.get_num_threads()
+    try:
+        device = setup(seed=0, device="cpu", cpu_threads=1, verbose=False)
+        assert device.type == "cpu"
+        assert torch.get_num_threads() == 1, "setup(cpu_threads=1) should use one CPU thread"
+        torch.set_num_threads(2)
+        setup(seed=0, device="cpu", cpu_threads=None, verbose=False)
+        assert torch.get_num_threads() == 2, "cpu_threads=None must leave torch's setting alone"
+    finally:
+        torch.set_num_threads(before)
