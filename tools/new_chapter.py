@@ -11,7 +11,7 @@ from __future__ import annotations
 import nbformat
 
 SETUP_CELL = """\
-# Setup (the same in every chapter): install rnnlib where it is missing (Colab), seed, pick the device.
+# Setup, the same in every chapter: install rnnlib if missing (Colab), seed, pick the device.
 import importlib
 import importlib.util
 import os
@@ -20,9 +20,12 @@ import sys
 
 if importlib.util.find_spec("rnnlib") is None:
     source = os.environ.get(
-        "RNNLIB_PIP_SOURCE", "git+https://github.com/getting-rnns-to-work/getting-rnns-to-work"
+        "RNNLIB_PIP_SOURCE",
+        "git+https://github.com/getting-rnns-to-work/getting-rnns-to-work",
     )
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", source], check=True
+    )
     importlib.invalidate_caches()
 
 import rnnlib
