@@ -72,13 +72,16 @@ class RecurrentCell(nn.Module):
 
     # --- the two halves of a step -------------------------------------------------------
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
-        """``W_x x + b_x`` for every gate; works on ``(..., input)`` so a layer can pass all
-        time steps at once."""
-        return F.linear(x, self.W_x, self.b_x)
+        """``W_x x + b`` for every gate, with the lecture's ``b = b_x + b_h``: every part of the
+        pre-activation that does not depend on ``h_{t-1}``. Works on ``(..., input)``, so a
+        layer passes all time steps at once."""
+        projected = x @ self.W_x.T  # not F.linear: its backward computes dW_x ~7x slower here
+        return projected + (self.b_x + self.b_h) if self.bias else projected
 
-    def recurrent_projection(self, h_prev: torch.Tensor) -> torch.Tensor:
-        """``W_h h_{t-1} + b_h`` for every gate, one matmul per step."""
-        return F.linear(h_prev, self.W_h, self.b_h)
+    def pre_activation(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+        """``W_h h_{t-1} + (W_x x_t + b)`` for every gate: one matmul per step, with the
+        projected input as its bias (a single ``addmm``)."""
+        return F.linear(h_prev, self.W_h, x_projected)
 
     def step(self, x_projected: torch.Tensor, state: State) -> State:
         """One step of the recurrence given the already projected input."""
@@ -198,7 +201,7 @@ class RNNCell(RecurrentCell):
 
     def step(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
         # h_t = sigma(W_h h_{t-1} + W_x x_t + b)
-        return self.sigma(x_projected + self.recurrent_projection(h_prev))
+        return self.sigma(self.pre_activation(x_projected, h_prev))
 
     @classmethod
     def from_torch(cls, module: nn.RNNCell) -> RNNCell:
@@ -253,7 +256,7 @@ class LSTMCell(RecurrentCell):
 
     def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
         """The three gates and the new cell content at one step, by name."""
-        i, f, g, o = (x_projected + self.recurrent_projection(h_prev)).chunk(4, dim=-1)
+        i, f, g, o = self.pre_activation(x_projected, h_prev).chunk(4, dim=-1)
         return {
             "input_gate": torch.sigmoid(i),
             "forget_gate": torch.sigmoid(f),
@@ -297,10 +300,17 @@ class GRUCell(RecurrentCell):
         signs[self.hidden_size : 2 * self.hidden_size] = -1.0  # u = sigmoid(-a_z)
         return signs
 
+    def input_projection(self, x: torch.Tensor) -> torch.Tensor:
+        """``W_x x + b_x`` for every gate: ``b_h`` stays in the step, since its new-content
+        rows ``b_hh`` sit inside the reset gate's product."""
+        projected = x @ self.W_x.T
+        return projected + self.b_x if self.bias else projected
+
     def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
         """The reset and update gates and the new content at one step, by name."""
         x_r, x_u, x_n = x_projected.chunk(3, dim=-1)
-        h_r, h_u, h_n = self.recurrent_projection(h_prev).chunk(3, dim=-1)
+        # W_h h_{t-1} + b_h for every gate, one matmul per step
+        h_r, h_u, h_n = F.linear(h_prev, self.W_h, self.b_h).chunk(3, dim=-1)
         reset_gate = torch.sigmoid(x_r + h_r)
         return {
             "reset_gate": reset_gate,
@@ -310,6 +320,5 @@ class GRUCell(RecurrentCell):
 
     def step(self, x_projected, h_prev):
         gate = self.gates(x_projected, h_prev)
-        u = gate["update_gate"]
-        # h_t = (1 - u_t) * h_{t-1} + u_t * h~_t
-        return (1 - u) * h_prev + u * gate["new_content"]
+        # h_t = (1 - u_t) * h_{t-1} + u_t * h~_t, which is torch.lerp(h_{t-1}, h~_t, u_t)
+        return torch.lerp(h_prev, gate["new_content"], gate["update_gate"])

@@ -213,8 +213,8 @@ def trajectory(
     h = cell.initial_state(x.shape[0]) if h0 is None else h0
     x_projected = cell.input_projection(x)
     states, preactivations = [h], []
-    for t in range(x.shape[1]):
-        a = x_projected[:, t] + cell.recurrent_projection(h)  # a_t = W_h h_{t-1} + W_x x_t + b
+    for x_t in x_projected.unbind(1):
+        a = cell.pre_activation(x_t, h)  # a_t = W_h h_{t-1} + W_x x_t + b
         h = cell.sigma(a)
         states.append(h)
         preactivations.append(a)

@@ -62,16 +62,18 @@ class RecurrentLayer(nn.Module):
         ``dJ/dh_t`` for every t from one backward pass. For the LSTM a state is ``(h_t, c_t)``.
         """
         x = self._time_first(x)
-        steps, batch = x.shape[0], x.shape[1]
+        batch = x.shape[1]
         if state is None:
             state = self.cell.initial_state(batch)
         else:
             self.cell.check_state(state, batch)
         x_projected = self.cell.input_projection(x)  # (time, batch, gates * hidden)
-        order = range(steps - 1, -1, -1) if self.reverse else range(steps)
+        # unbind once: indexing x_projected[t] inside the loop would make the backward pass of
+        # every step allocate a zero gradient of the whole (time, ...) tensor, quadratic in T.
+        inputs = x_projected.unbind(0)  # T tensors of shape (batch, gates * hidden)
         states: list[State] = []
-        for t in order:
-            state = self.cell.step(x_projected[t], state)
+        for x_t in reversed(inputs) if self.reverse else inputs:
+            state = self.cell.step(x_t, state)
             states.append(state)
         return states[::-1] if self.reverse else states
 
