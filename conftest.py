@@ -3,7 +3,7 @@
 ``pytest chapters --nbval-lax`` runs every chapter cell by cell. At the end of the run this
 prints a table with each chapter's execution time (the sum of its cells' run times), its kernel
 start-up time and its slowest cell, so CI's log shows the chapters' budgets at a glance (the
-budget is 90 s per chapter on a 2-core CPU). It reports and never fails a run.
+budget is 60 s per chapter on a 2-core CPU). It reports and never fails a run.
 
 (This file also puts the repository root on ``sys.path``, so tests can import ``tools``.)
 """
@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 #: Chapter budget from the chapter checklist; cells beyond it are flagged in the table.
-CHAPTER_BUDGET_S = 90.0
+CHAPTER_BUDGET_S = 60.0
 
 _cells: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
 _startup: dict[str, float] = defaultdict(float)

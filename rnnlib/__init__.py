@@ -5,7 +5,7 @@ Modules, one job each:
 * :mod:`rnnlib.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` from the lecture's equations;
 * :mod:`rnnlib.layers`: a cell unrolled over time, stacking, bidirectionality, and ``RNN``,
   ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
-* :mod:`rnnlib.device`: device choice and seeding;
+* :mod:`rnnlib.device`: device choice, seeding (``seeds``, ``RNNLIB_SEED_OFFSET``) and threads;
 * :mod:`rnnlib.checks`: input checks with readable errors;
 * :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
   products, spectral tools and initialisations);
@@ -31,7 +31,7 @@ from . import (
     widgets,
 )
 from .cells import NONLINEARITIES, GRUCell, LSTMCell, RecurrentCell, RNNCell
-from .device import get_device, seed_everything, setup
+from .device import get_device, seed, seed_everything, seeds, setup
 from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
 
 __version__ = "0.1.0"
@@ -61,5 +61,7 @@ __all__ = [
     "GRU",
     "get_device",
     "seed_everything",
+    "seed",
+    "seeds",
     "setup",
 ]

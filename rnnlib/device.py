@@ -1,4 +1,17 @@
-"""Device selection and seeding: the two things every chapter does first."""
+"""Device selection, seeding and threads: what every chapter does first.
+
+Two environment variables let a reader (or ``scripts/robustness.sh``) rerun a chapter under
+other conditions without editing it:
+
+* ``RNNLIB_SEED_OFFSET`` (integer, default 0) shifts every seed a chapter uses: the setup
+  cell's seed and every seed of :func:`seeds` and :func:`seed`. A claim that holds only for
+  seeds 0, 1, 2 is a claim about those seeds; with an offset the same chapter runs on others.
+* ``RNNLIB_CPU_THREADS`` (integer >= 1) overrides the number of CPU threads that :func:`setup`
+  gives torch. The thread count changes the order of floating-point sums, and so every trained
+  model in its last digits.
+
+Not here: anything that changes what a chapter computes besides seeds, threads and the device.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +21,58 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "setup"]
+__all__ = ["get_device", "seed_everything", "seed_offset", "seed", "seeds", "setup"]
+
+SEED_OFFSET_VARIABLE = "RNNLIB_SEED_OFFSET"
+CPU_THREADS_VARIABLE = "RNNLIB_CPU_THREADS"
+
+
+def _integer_variable(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def seed_offset() -> int:
+    """The value of ``RNNLIB_SEED_OFFSET`` (0 when unset): added to every seed a chapter uses."""
+    return _integer_variable(SEED_OFFSET_VARIABLE, 0)
+
+
+def seed(k: int = 0) -> int:
+    """A chapter's seed number ``k``, shifted by ``RNNLIB_SEED_OFFSET``: ``k + offset``.
+
+    >>> seed(7)  # with RNNLIB_SEED_OFFSET unset
+    7
+    """
+    return k + seed_offset()
+
+
+def seeds(n: int, first: int = 0) -> list[int]:
+    """``n`` consecutive seeds starting at ``first``, shifted by ``RNNLIB_SEED_OFFSET``.
+
+    Chapters call ``rnnlib.seeds(5)`` instead of writing ``[0, 1, 2, 3, 4]``, so that one
+    environment variable reruns every experiment of the book on other seeds.
+
+    >>> seeds(3)  # with RNNLIB_SEED_OFFSET unset
+    [0, 1, 2]
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return [seed(first + k) for k in range(n)]
+
+
+def _cpu_threads(default: int | None) -> int | None:
+    """``RNNLIB_CPU_THREADS`` if set, else ``default``."""
+    if not os.environ.get(CPU_THREADS_VARIABLE, "").strip():
+        return default
+    return _integer_variable(CPU_THREADS_VARIABLE, 1, minimum=1)
 
 
 def _mps_available() -> bool:
@@ -60,21 +124,27 @@ def setup(
 ) -> torch.device:
     """What a chapter's setup cell calls: seed everything, pick the device, say which.
 
+    ``seed`` is shifted by ``RNNLIB_SEED_OFFSET`` (see :func:`rnnlib.device.seed`).
+
     ``cpu_threads``: on a CPU, the number of threads torch uses inside one operation
-    (``torch.set_num_threads``). The default, 1, is deliberate: the book's models are small, so
-    a second thread mostly adds synchronisation (on the 2-core machine that builds the book,
-    chapter 4 ran in 22 s with one thread and 49 s with two), and a fixed thread count makes
-    floating-point sums, and so every trained model, the same on every CPU. ``None`` keeps
-    torch's default. On a GPU it is ignored.
+    (``torch.set_num_threads``); ``RNNLIB_CPU_THREADS``, when set, overrides it. The default, 1,
+    is deliberate: the book's models are small, so a second thread mostly adds synchronisation.
+    It does not make results identical across machines (another CPU runs other kernels), which
+    is why the chapters' claims are checked under several seed offsets and both thread counts.
+    ``None`` keeps torch's default. On a GPU it is ignored.
     """
-    seed_everything(seed)
+    shifted = seed + seed_offset()
+    seed_everything(shifted)
     chosen = get_device(device)
-    if chosen.type == "cpu" and cpu_threads is not None:
-        torch.set_num_threads(cpu_threads)
+    threads = _cpu_threads(cpu_threads)
+    if chosen.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
     if verbose:
         name = torch.cuda.get_device_name(chosen) if chosen.type == "cuda" else chosen.type
-        threads = f", {torch.get_num_threads()} CPU thread(s)" if chosen.type == "cpu" else ""
+        threads_text = f", {torch.get_num_threads()} CPU thread(s)" if chosen.type == "cpu" else ""
+        offset = f" ({seed} + {SEED_OFFSET_VARIABLE}={seed_offset()})" if seed_offset() else ""
         print(
-            f"rnnlib: device = {chosen} ({name}){threads}, torch {torch.__version__}, seed = {seed}"
+            f"rnnlib: device = {chosen} ({name}){threads_text}, torch {torch.__version__}, "
+            f"seed = {shifted}{offset}"
         )
     return chosen

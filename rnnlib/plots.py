@@ -55,9 +55,13 @@ def small_multiples(
     ncols: int = 3,
     panel_size: tuple[float, float] = (3.6, 2.8),
     sharey: bool = True,
+    title: str = "{name} = {value}",
     **fixed,
 ) -> Figure:
     """One panel per value of a control: ``draw(ax, **{name: value}, **fixed)``.
+
+    ``title`` formats each panel's title from ``name`` and ``value``; write the symbol the
+    reader knows, e.g. ``title=r"$\rho = {value}$"``.
 
     This is the static twin of an interactive explorer (see :mod:`rnnlib.widgets`): on the
     website, where no kernel runs, the reader sees the plot at every value the slider offers.
@@ -77,7 +81,7 @@ def small_multiples(
     )
     for ax, value in zip(axes.flat, values, strict=False):
         draw(ax, **{name: value}, **fixed)
-        ax.set_title(f"{name} = {value}")
+        ax.set_title(title.format(name=name, value=value))
     for ax in list(axes.flat)[len(values) :]:
         ax.set_visible(False)
     return fig

@@ -1,4 +1,5 @@
-"""Device choice and seeding: ``get_device``, ``seed_everything``, ``setup``."""
+"""Device choice, seeding and threads: ``get_device``, ``seed_everything``, ``seeds``,
+``setup``, and the environment variables ``RNNLIB_SEED_OFFSET`` and ``RNNLIB_CPU_THREADS``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlib import get_device, seed_everything, setup
+from rnnlib import get_device, seed, seed_everything, seeds, setup
 
 HAS_CUDA = torch.cuda.is_available()
 HAS_MPS = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -16,8 +17,9 @@ HAS_MPS = getattr(torch.backends, "mps", None) is not None and torch.backends.mp
 
 @pytest.fixture(autouse=True)
 def no_device_override(monkeypatch):
-    """Tests start from a clean environment: no RNNLIB_DEVICE set by the caller."""
-    monkeypatch.delenv("RNNLIB_DEVICE", raising=False)
+    """Tests start from a clean environment: no RNNLIB_* variable set by the caller."""
+    for name in ("RNNLIB_DEVICE", "RNNLIB_SEED_OFFSET", "RNNLIB_CPU_THREADS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def draw_after_seeding(seed: int):
@@ -106,3 +108,62 @@ def test_setup_pins_cpu_threads_and_restores_on_request():
         assert torch.get_num_threads() == 2, "cpu_threads=None must leave torch's setting alone"
     finally:
         torch.set_num_threads(before)
+
+
+def test_seeds_are_consecutive_from_zero_without_an_offset():
+    assert seeds(3) == [0, 1, 2]
+    assert seeds(2, first=10) == [10, 11]
+    assert seed(7) == 7
+
+
+def test_seed_offset_shifts_every_seed(monkeypatch):
+    monkeypatch.setenv("RNNLIB_SEED_OFFSET", "100")
+    assert seeds(3) == [100, 101, 102]
+    assert seeds(2, first=10) == [110, 111]
+    assert seed(7) == 107
+
+
+def test_setup_seeds_with_the_offset(capsys, monkeypatch):
+    setup(seed=3, device="cpu", verbose=False)
+    unshifted = torch.rand(2).tolist()
+    monkeypatch.setenv("RNNLIB_SEED_OFFSET", "40")
+    setup(seed=3, device="cpu")
+    assert "seed = 43 (3 + RNNLIB_SEED_OFFSET=40)" in capsys.readouterr().out
+    shifted = torch.rand(2).tolist()
+    setup(seed=43, device="cpu", verbose=False)
+    monkeypatch.delenv("RNNLIB_SEED_OFFSET")
+    setup(seed=43, device="cpu", verbose=False)
+    assert torch.rand(2).tolist() == shifted, "offset 40 + seed 3 should equal seed 43"
+    assert shifted != unshifted
+
+
+@pytest.mark.parametrize("bad", ["ten", "1.5"])
+def test_a_seed_offset_that_is_not_an_integer_is_refused(monkeypatch, bad):
+    monkeypatch.setenv("RNNLIB_SEED_OFFSET", bad)
+    with pytest.raises(ValueError, match="RNNLIB_SEED_OFFSET must be an integer"):
+        seeds(2)
+
+
+def test_seeds_refuses_a_count_below_one():
+    with pytest.raises(ValueError, match="positive integer"):
+        seeds(0)
+
+
+def test_cpu_threads_variable_overrides_setup(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("RNNLIB_CPU_THREADS", "2")
+        setup(seed=0, device="cpu", verbose=False)
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("RNNLIB_CPU_THREADS", "1")
+        setup(seed=0, device="cpu", cpu_threads=None, verbose=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", ["0", "two"])
+def test_a_bad_cpu_threads_value_is_refused(monkeypatch, bad):
+    monkeypatch.setenv("RNNLIB_CPU_THREADS", bad)
+    with pytest.raises(ValueError, match="RNNLIB_CPU_THREADS must be"):
+        setup(seed=0, device="cpu", verbose=False)

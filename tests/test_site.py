@@ -49,6 +49,13 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 MATHJAX_URL = CONFIG["sphinx"]["config"]["mathjax_path"]
 MATHJAX_PREFIX = MATHJAX_URL[: MATHJAX_URL.index("mathjax@3/") + len("mathjax@3/")]
 PAGES = list(parse_toc_yaml(ROOT / "_toc.yml"))
+#: Markup that must never reach a reader as text (e.g. a table printed with display(Markdown)
+#: that the site does not parse): a citation role, a Markdown table row, display-math fences.
+UNRENDERED_MARKUP = {
+    "a {cite} role": r"\{cite(:[a-z]+)?\}",
+    "a Markdown table row": r"\|\s*:?-{3,}",
+    "display math fences": r"\$\$",
+}
 #: Pages that carry no math by nature (the bibliography); every other page must show some.
 PAGES_WITHOUT_MATH = {"references"}
 
@@ -194,6 +201,13 @@ def test_page_renders_with_title_math_figures_and_no_console_errors(browser, sit
                   'script[type="application/vnd.jupyter.widget-view+json"]').length,
                 colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')]
                          .map(a => a.href),
+                // the page's prose as a reader sees it: code and printed output left out
+                prose: (() => {
+                  const main = document.querySelector('main').cloneNode(true);
+                  main.querySelectorAll('pre, code, mjx-container, .MathJax')
+                      .forEach(e => e.remove());
+                  return main.textContent;
+                })(),
               };
             }"""
         )
@@ -228,6 +242,14 @@ def test_page_renders_with_title_math_figures_and_no_console_errors(browser, sit
         repository = CONFIG["repository"]["url"].removeprefix("https://github.com/")
         colab = f"https://colab.research.google.com/github/{repository}/blob/{CONFIG['repository']['branch']}/{source}"
         assert colab in facts["colab"], f"{docname}: no Colab launch link {colab}: {facts['colab']}"
+    unrendered = [
+        f"{what}: ...{facts['prose'][max(0, m.start() - 40) : m.end() + 40]!r}..."
+        for what, pattern in UNRENDERED_MARKUP.items()
+        for m in re.finditer(pattern, facts["prose"])
+    ]
+    assert not unrendered, f"{docname}: Markdown or MyST left unrendered in the page's text:\n" + (
+        "\n".join(unrendered)
+    )
     assert facts["liveWidgets"] == 0, (
         f"{docname}: {facts['liveWidgets']} live widget(s) on the page; the website has no kernel, "
         "so an explorer's cell must be tagged remove-output and followed by a static figure"
