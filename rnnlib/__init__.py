@@ -14,10 +14,12 @@ Modules, one job each:
 * :mod:`rnnlib.models`: a recurrent layer with a linear readout;
 * :mod:`rnnlib.train`: the training loop ``fit``, its ``History``, and ``evaluate``;
 * :mod:`rnnlib.plots`: the book's palette and small multiples;
+* :mod:`rnnlib.book`: ``glue``, numbers from a run into a page's prose;
 * :mod:`rnnlib.widgets`: interactive explorers.
 """
 
 from . import (
+    book,
     cells,
     checks,
     clipping,
@@ -37,6 +39,7 @@ from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
 __version__ = "0.1.0"
 
 __all__ = [
+    "book",
     "cells",
     "checks",
     "clipping",

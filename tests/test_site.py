@@ -55,6 +55,7 @@ UNRENDERED_MARKUP = {
     "a {cite} role": r"\{cite(:[a-z]+)?\}",
     "a Markdown table row": r"\|\s*:?-{3,}",
     "display math fences": r"\$\$",
+    "a MyST role (e.g. an unresolved {glue:text})": r"\{[a-z]+(:[a-z]+)?\}`",
 }
 #: Pages that carry no math by nature (the bibliography); every other page must show some.
 PAGES_WITHOUT_MATH = {"references"}
