@@ -7,6 +7,8 @@ Modules, one job each:
   ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
 * :mod:`rnnlib.device`: device choice, seeding (``seeds``, ``RNNLIB_SEED_OFFSET``) and threads;
 * :mod:`rnnlib.checks`: input checks with readable errors;
+* :mod:`rnnlib.exercises`: checkers for the "implement it" exercises (an LSTM step, a GRU step,
+  clipping by norm, Jacobian products, scaling to a spectral radius);
 * :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
   products, spectral tools and initialisations);
 * :mod:`rnnlib.clipping`: gradient clipping by norm and by value, from scratch;
@@ -24,6 +26,7 @@ from . import (
     checks,
     clipping,
     device,
+    exercises,
     gradients,
     layers,
     models,
@@ -44,6 +47,7 @@ __all__ = [
     "checks",
     "clipping",
     "device",
+    "exercises",
     "gradients",
     "layers",
     "models",

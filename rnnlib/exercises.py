@@ -1,0 +1,852 @@
+r"""Checkers for the book's "implement it" exercises.
+
+A chapter asks the reader to write one step of a model, or one tool, from the lecture's
+equations. A checker runs the reader's function and a reference on the same seeded random
+float64 inputs (several shapes, batch 1 included) and either prints one line saying that the
+function is correct, or raises ``AssertionError``. The message names the mistake when the
+reader's outputs equal, on every case, a usual wrong variant computed on the same inputs (to
+about 1e-8, or 1e-5 relative for clipping, whose check accepts torch's ``norm + 1e-6``);
+otherwise it says where the values first differ: which output, which case, its shapes and the
+largest absolute difference. Every checker also fails a function that changes its inputs in
+place, reports an error raised inside the reader's function together with the case's shapes, and
+answers the exercise's stub (``raise NotImplementedError``) with "not implemented yet". The
+reference is never printed.
+
+* :func:`check_lstm_step`: ``fn(x, h_prev, c_prev, p) -> (h, c)``, one step of
+  :class:`rnnlib.LSTMCell`'s equations, with ``p`` holding ``W_f, W_i, W_o, W_c``,
+  ``U_f, U_i, U_o, U_c`` and ``b_f, b_i, b_o, b_c``:
+
+  .. math::
+      f, i, o = \sigma(W h_{prev} + U x + b), \quad
+      \tilde c = \tanh(W_c h_{prev} + U_c x + b_c), \quad
+      c = f \circ c_{prev} + i \circ \tilde c, \quad h = o \circ \tanh c
+
+* :func:`check_gru_step`: ``fn(x, h_prev, p) -> h``, one step of the *lecture's* GRU, which
+  resets before the matmul (unlike :class:`rnnlib.GRUCell`, which follows torch):
+
+  .. math::
+      u, r = \sigma(W h_{prev} + U x + b), \quad
+      \tilde h = \tanh(W_h (r \circ h_{prev}) + U_h x + b_h), \quad
+      h = (1 - u) \circ h_{prev} + u \circ \tilde h
+
+* :func:`check_clip_grad_norm`: ``fn(grads, threshold) -> list of tensors``, clipping by the
+  global L2 norm (:mod:`rnnlib.clipping`); the inputs must come back unmodified;
+* :func:`check_jacobian_product`: ``fn(jacobians, i, j) -> (batch, hidden, hidden)``, the
+  product :math:`J_i J_{i-1} \cdots J_{j+1}` (:func:`rnnlib.gradients.jacobian_product`);
+* :func:`check_scale_to_spectral_radius`: ``fn(W, radius) -> W'``, a copy of ``W`` with
+  spectral radius ``radius`` (:func:`rnnlib.gradients.scale_to_spectral_radius`).
+
+Shapes: B batch, I input, H hidden, T time steps.
+
+Not here: checks of backward passes, whole layers or training loops; float32 or GPU inputs;
+grading of style or speed. Two mistakes at once are reported as a difference, not by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .gradients import jacobian_product, scale_to_spectral_radius
+
+__all__ = [
+    "check_lstm_step",
+    "check_gru_step",
+    "check_clip_grad_norm",
+    "check_jacobian_product",
+    "check_scale_to_spectral_radius",
+]
+
+#: (rtol, atol) between the reader's float64 outputs and the reference (or a wrong variant).
+TIGHT = (1e-8, 1e-10)
+#: Clipping: torch's ``max_norm / (norm + 1e-6)`` is also right, about 1e-6 relative off.
+LOOSE = (1e-5, 1e-9)
+
+
+# --- cases, mistakes and the runner ---------------------------------------------------------
+@dataclass
+class _Case:
+    """One set of inputs, in the order of the reader's arguments, and what should come back."""
+
+    args: dict[str, Any]
+    shapes: str  # the inputs' sizes, for messages: "batch 2, input 3, hidden 5"
+    outputs: dict[str, str]  # output name -> its layout, e.g. {"h": "(batch, hidden)"}
+    returns: str  # what the function must return, in words
+    sequence: bool = False  # a list of tensors even when there is one
+
+
+@dataclass
+class _Mistake:
+    """A usual mistake: named when the reader's outputs equal one of ``variants`` on every
+    case, or (``only_where``) when every failing case satisfies a condition."""
+
+    message: str
+    variants: tuple[Callable[..., Any], ...] = ()
+    only_where: Callable[[_Case], bool] | None = None
+
+
+def _run(name, fn, cases, reference, mistakes, tolerance=TIGHT, hint="") -> None:
+    """Raise ``AssertionError`` naming the mistake or the first difference; return if right."""
+    if not callable(fn):
+        raise AssertionError(f"{name}: expected a function, got {type(fn).__name__}")
+    where = [f"case {k + 1} of {len(cases)} ({case.shapes})" for k, case in enumerate(cases)]
+    passed = [_clone(case.args) for case in cases]
+    results = [_call(name, fn, args, at, hint) for args, at in zip(passed, where, strict=True)]
+    for case, args, at in zip(cases, passed, where, strict=True):
+        _check_unchanged(name, case.args, args, at)
+    outputs = [_as_outputs(name, *row) for row in zip(results, cases, where, strict=True)]
+    expected = [_as_tuple(reference(*_clone(case.args).values())) for case in cases]
+    failing = [k for k in range(len(cases)) if not _all_close(outputs[k], expected[k], tolerance)]
+    if not failing:
+        return
+    for mistake in mistakes:
+        if _is_mistake(mistake, outputs, cases, failing, tolerance):
+            raise AssertionError(f"{name}: {mistake.message}")
+    raise AssertionError(f"{name}: {_first_difference(outputs, expected, cases, tolerance)}")
+
+
+def _call(name, fn, args: dict[str, Any], where: str, hint: str):
+    """What the reader's function returns on one case's arguments (a copy, so that changes to
+    them can be seen); an error inside it becomes an ``AssertionError`` that says the case."""
+    try:
+        return fn(*args.values())
+    except NotImplementedError:
+        raise AssertionError(
+            f"{name}: not implemented yet: your function raises NotImplementedError. Replace "
+            "the `raise NotImplementedError` line with your code and run the check again."
+        ) from None
+    except Exception as error:
+        raise AssertionError(
+            f"{name}: your function raised {type(error).__name__} on {where}: "
+            f"{str(error).rstrip('.')}. {hint}"
+        ) from error
+
+
+def _check_unchanged(name, original: dict[str, Any], passed: dict[str, Any], where: str) -> None:
+    changed = _changed_input(original, passed)
+    if changed is not None:
+        raise AssertionError(
+            f"{name}: your function modifies its input {changed} in place, on {where}. The "
+            "caller still needs the original values: build new tensors (a * b, not a.mul_(b) "
+            "or a *= b)."
+        )
+
+
+def _as_outputs(name, result, case: _Case, where: str) -> tuple[torch.Tensor, ...]:
+    labels = list(case.outputs)
+    if case.sequence or len(labels) > 1:
+        ok = isinstance(result, list | tuple) and len(result) == len(labels)
+        values = tuple(result) if ok else ()
+    else:
+        ok, values = isinstance(result, torch.Tensor), (result,)
+    if not ok:
+        missing = " (a missing `return`?)" if result is None else ""
+        raise AssertionError(
+            f"{name}: your function returned {_kind(result)}{missing} on {where}; "
+            f"it must return {case.returns}."
+        )
+    for label, value in zip(labels, values, strict=True):
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.float64:
+            raise AssertionError(
+                f"{name}: {label} is {_kind(value)} on {where}; it must be a float64 tensor "
+                "like the inputs."
+            )
+    return values
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} values"
+    return f"a {type(value).__name__}"
+
+
+def _is_mistake(mistake: _Mistake, outputs, cases, failing, tolerance) -> bool:
+    if mistake.only_where is not None:
+        return all(mistake.only_where(cases[k]) for k in failing)
+    return any(_reproduces(variant, outputs, cases, tolerance) for variant in mistake.variants)
+
+
+def _reproduces(variant, outputs, cases, tolerance) -> bool:
+    """Whether ``variant`` gives the reader's outputs on every case."""
+    for got, case in zip(outputs, cases, strict=True):
+        try:
+            wrong = _as_tuple(variant(*_clone(case.args).values()))
+        except (RuntimeError, IndexError, ValueError):
+            return False
+        if not _all_close(got, wrong, tolerance):
+            return False
+    return True
+
+
+def _first_difference(outputs, expected, cases, tolerance) -> str:
+    """Where the reader's outputs first differ: a wrong shape first, then wrong values."""
+    pairs = [
+        (k, label, got, want)
+        for k, case in enumerate(cases)
+        for label, got, want in zip(case.outputs, outputs[k], expected[k], strict=True)
+    ]
+    for k, label, got, want in pairs:
+        if got.shape != want.shape:
+            return _shape_message(label, got, want, cases[k], f"case {k + 1} of {len(cases)}")
+    for k, label, got, want in pairs:
+        if not _close(got, want, tolerance):
+            which = f"case {k + 1} of {len(cases)}"
+            return _value_message(label, got, want, cases[k], which, tolerance)
+    raise RuntimeError("no difference found")  # unreachable: some case failed
+
+
+def _shape_message(label, got, want, case: _Case, which: str) -> str:
+    message = (
+        f"{label} has shape {tuple(got.shape)} but should have shape {tuple(want.shape)} "
+        f"{case.outputs[label]} on {which} ({case.shapes})."
+    )
+    if got.dim() == 2 and tuple(got.shape) == tuple(want.shape)[::-1]:
+        message += " It looks transposed: each row is one example of the batch."
+    return message
+
+
+def _value_message(label, got, want, case: _Case, which: str, tolerance) -> str:
+    rtol, atol = tolerance
+    difference = (got - want).abs().nan_to_num(nan=math.inf)
+    first = tuple(int(m) for m in (~torch.isclose(got, want, rtol, atol)).nonzero()[0])
+    return (
+        f"{label} differs from the expected value on {which} ({case.shapes}): max abs "
+        f"difference {difference.max().item():.3g}; first at {label}[{', '.join(map(str, first))}]:"
+        f" got {got[first].item():.6g}, expected {want[first].item():.6g}."
+    )
+
+
+def _close(got: torch.Tensor, want: torch.Tensor, tolerance) -> bool:
+    rtol, atol = tolerance
+    return got.shape == want.shape and torch.allclose(got, want, rtol=rtol, atol=atol)
+
+
+def _all_close(got, want, tolerance) -> bool:
+    if len(got) != len(want):
+        return False
+    return all(_close(a, b, tolerance) for a, b in zip(got, want, strict=True))
+
+
+def _as_tuple(result) -> tuple[torch.Tensor, ...]:
+    return (result,) if isinstance(result, torch.Tensor) else tuple(result)
+
+
+def _clone(value):
+    """A deep copy of the tensors inside dicts, lists and tuples."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clone(item) for item in value)
+    return value
+
+
+def _leaves(value, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for m, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{m}]")
+    else:
+        yield path, value
+
+
+def _changed_input(original: dict[str, Any], passed: dict[str, Any]) -> str | None:
+    """The first input (``p['W_f']``, ``grads[1]``) that differs after the call, if any."""
+    after = {path: value for name in passed for path, value in _leaves(passed[name], name)}
+    for path, value in (leaf for name in original for leaf in _leaves(original[name], name)):
+        now = after.get(path)
+        if isinstance(value, torch.Tensor):
+            same = isinstance(now, torch.Tensor) and now.shape == value.shape
+            same = same and torch.equal(now, value)
+        else:
+            same = type(now) is type(value) and now == value
+        if not same:
+            return path
+    return None
+
+
+def _span(values) -> str:
+    return f"{min(values)}..{max(values)}"
+
+
+# --- shared pieces of the step exercises ----------------------------------------------------
+def _affine(p: dict[str, torch.Tensor], gate: str, x, h_prev) -> torch.Tensor:
+    """``W_gate h_prev + U_gate x + b_gate`` for each row (example) of the batch: (B, H)."""
+    return h_prev @ p[f"W_{gate}"].T + x @ p[f"U_{gate}"].T + p[f"b_{gate}"]
+
+
+def _step_cases(seed: int, shapes, gates: str, with_c: bool) -> list[_Case]:
+    """Random steps of sizes ``(batch, input, hidden)``; pre-activations are about N(0, 1)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*size):
+        return torch.randn(*size, generator=generator, dtype=torch.float64)
+
+    cases = []
+    for batch, input_size, hidden in shapes:
+        scale = 1 / math.sqrt(input_size + hidden + 1)
+        p = {f"W_{g}": scale * randn(hidden, hidden) for g in gates}
+        p |= {f"U_{g}": scale * randn(hidden, input_size) for g in gates}
+        p |= {f"b_{g}": scale * randn(hidden) for g in gates}
+        args = {"x": randn(batch, input_size), "h_prev": randn(batch, hidden)}
+        if with_c:
+            args["c_prev"] = 1.5 * randn(batch, hidden)
+        cases.append(
+            _Case(
+                args | {"p": p},
+                f"batch {batch}, input {input_size}, hidden {hidden}",
+                {name: "= (batch, hidden)" for name in (("h", "c") if with_c else ("h",))},
+                "the pair (h, c)" if with_c else "a tensor h of shape (batch, hidden)",
+            )
+        )
+    return cases
+
+
+def _step_hint(gates: str, state: str) -> str:
+    keys = ", ".join(f"{kind}_{g}" for kind in "WUb" for g in gates)
+    return (
+        f"Shapes: x (batch, input), {state} (batch, hidden), W_* (hidden, hidden), "
+        f"U_* (hidden, input), b_* (hidden,); each row of x is one example. p's keys: {keys}."
+    )
+
+
+def _identity(z: torch.Tensor) -> torch.Tensor:
+    return z
+
+
+#: (batch, input, hidden) of the step exercises' cases: batch 1 and hidden 1 included.
+_STEP_SHAPES = [(1, 1, 1), (1, 3, 4), (2, 5, 3), (3, 2, 7), (5, 4, 2), (4, 6, 6)]
+
+
+# --- LSTM step ------------------------------------------------------------------------------
+def _lstm_step(x, h_prev, c_prev, p):
+    """The reference: one step of the lecture's LSTM."""
+    # f = sigmoid(W_f h_prev + U_f x + b_f), and i, o likewise
+    f, i, o = (torch.sigmoid(_affine(p, gate, x, h_prev)) for gate in "fio")
+    # c~ = tanh(W_c h_prev + U_c x + b_c)
+    c_tilde = torch.tanh(_affine(p, "c", x, h_prev))
+    # c = f * c_prev + i * c~
+    c = f * c_prev + i * c_tilde
+    # h = o * tanh(c)
+    h = o * torch.tanh(c)
+    return h, c
+
+
+def _wrong_lstm(roles="fio", content=torch.tanh, squash=torch.tanh, memory="c", forget=True):
+    """An LSTM step with one mistake: ``roles`` are the gates used as (f, i, o), ``content``
+    and ``squash`` the functions of c~ and of c in h, ``memory`` the old state kept in c."""
+
+    def step(x, h_prev, c_prev, p):
+        gate = {g: torch.sigmoid(_affine(p, g, x, h_prev)) for g in "fio"}
+        f, i, o = (gate[g] for g in roles)
+        old = c_prev if memory == "c" else h_prev
+        c = (f * old if forget else old) + i * content(_affine(p, "c", x, h_prev))
+        return o * squash(c), c
+
+    return step
+
+
+def _swapped_outputs(step):
+    return lambda *args: step(*args)[::-1]
+
+
+_LSTM_MISTAKES = [
+    _Mistake(
+        "the forget gate f and the input gate i are swapped: c = f * c_prev + i * c~ (f decides "
+        "what stays of the old memory, i how much new content enters).",
+        (_wrong_lstm(roles="ifo"),),
+    ),
+    _Mistake(
+        "the output gate o and the input gate i are swapped: i multiplies the new content (c = f "
+        "* c_prev + i * c~), o the output (h = o * tanh(c)).",
+        (_wrong_lstm(roles="foi"),),
+    ),
+    _Mistake(
+        "the forget gate f and the output gate o are swapped: f multiplies c_prev (c = f * c_prev"
+        " + i * c~), o the output (h = o * tanh(c)).",
+        (_wrong_lstm(roles="oif"),),
+    ),
+    _Mistake(
+        "h = o * c is missing the tanh on the cell state: h = o * tanh(c).",
+        (_wrong_lstm(squash=_identity),),
+    ),
+    _Mistake(
+        "the new content c~ uses a sigmoid; it needs a tanh, c~ = tanh(W_c h_prev + U_c x + b_c),"
+        " so that it can be negative.",
+        (_wrong_lstm(content=torch.sigmoid),),
+    ),
+    _Mistake(
+        "the forget gate is missing: c = c_prev + i * c~ keeps all of the old memory; the "
+        "lecture's cell is c = f * c_prev + i * c~.",
+        (_wrong_lstm(forget=False),),
+    ),
+    _Mistake(
+        "your function uses h_prev where c_prev belongs: the old memory in c = f * c_prev + i * "
+        "c~ is the cell state c_prev, not the hidden state h_prev.",
+        (_wrong_lstm(memory="h"),),
+    ),
+    _Mistake(
+        "your function returns (c, h); return the pair in the order (h, c).",
+        (_swapped_outputs(_lstm_step),),
+    ),
+]
+
+
+def check_lstm_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> None:
+    r"""Check ``fn(x, h_prev, c_prev, p) -> (h, c)``, one step of the lecture's LSTM.
+
+    ``x`` is ``(batch, input)``, ``h_prev`` and ``c_prev`` are ``(batch, hidden)``, ``p`` is a
+    dict with ``W_f, W_i, W_o, W_c`` ``(hidden, hidden)``, ``U_f, U_i, U_o, U_c``
+    ``(hidden, input)`` and ``b_f, b_i, b_o, b_c`` ``(hidden,)``:
+
+    .. math::
+        f &= \sigma(W_f h_{prev} + U_f x + b_f), \quad i, o \text{ likewise} \\
+        \tilde c &= \tanh(W_c h_{prev} + U_c x + b_c) \\
+        c &= f \circ c_{prev} + i \circ \tilde c, \qquad h = o \circ \tanh c
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _step_cases(0, _STEP_SHAPES, "fioc", with_c=True)
+    _run(
+        "check_lstm_step",
+        fn,
+        cases,
+        _lstm_step,
+        _LSTM_MISTAKES,
+        hint=_step_hint("fioc", "h_prev, c_prev"),
+    )
+    print(_step_summary("check_lstm_step", cases))
+
+
+def _step_summary(name: str, cases: list[_Case]) -> str:
+    batches = [case.args["x"].shape[0] for case in cases]
+    hiddens = [case.args["h_prev"].shape[1] for case in cases]
+    return (
+        f"{name}: correct on {len(cases)} random cases "
+        f"(batch {_span(batches)}, hidden {_span(hiddens)})."
+    )
+
+
+# --- GRU step (the lecture's: reset before the matmul) --------------------------------------
+def _gru_step(x, h_prev, p):
+    """The reference: one step of the lecture's GRU."""
+    # u = sigmoid(W_u h_prev + U_u x + b_u), r likewise
+    u, r = (torch.sigmoid(_affine(p, gate, x, h_prev)) for gate in "ur")
+    # h~ = tanh(W_h (r * h_prev) + U_h x + b_h)
+    h_tilde = torch.tanh((r * h_prev) @ p["W_h"].T + x @ p["U_h"].T + p["b_h"])
+    # h = (1 - u) * h_prev + u * h~
+    return (1 - u) * h_prev + u * h_tilde
+
+
+def _wrong_gru(roles="ur", reset="before", squash=torch.tanh, keep_when_u_is=0):
+    """A GRU step with one mistake: ``roles`` are the gates used as (u, r), ``reset`` where r
+    enters h~, ``squash`` the function of h~, ``keep_when_u_is`` the u that keeps h_prev."""
+
+    def step(x, h_prev, p):
+        gate = {g: torch.sigmoid(_affine(p, g, x, h_prev)) for g in "ur"}
+        u, r = (gate[g] for g in roles)
+        W_h, U_h, b_h = p["W_h"], p["U_h"], p["b_h"]
+        recurrent = {
+            "before": (r * h_prev) @ W_h.T + b_h,
+            "after": r * (h_prev @ W_h.T) + b_h,
+            "after, bias inside": r * (h_prev @ W_h.T + b_h),
+            "missing": h_prev @ W_h.T + b_h,
+        }[reset]
+        h_tilde = squash(recurrent + x @ U_h.T)
+        if keep_when_u_is == 1:
+            return u * h_prev + (1 - u) * h_tilde
+        return (1 - u) * h_prev + u * h_tilde
+
+    return step
+
+
+_GRU_MISTAKES = [
+    _Mistake(
+        "the update convention is swapped: h = u * h_prev + (1 - u) * h~ keeps the old state when"
+        " u = 1; the lecture's GRU is h = (1 - u) * h_prev + u * h~ (u = 0 keeps it).",
+        (_wrong_gru(keep_when_u_is=1),),
+    ),
+    _Mistake(
+        "the reset gate multiplies W_h h_prev after the matmul (torch.nn.GRU's and "
+        "rnnlib.GRUCell's form); the lecture's GRU resets before it: h~ = tanh(W_h (r * h_prev) +"
+        " U_h x + b_h).",
+        (_wrong_gru(reset="after"), _wrong_gru(reset="after, bias inside")),
+    ),
+    _Mistake(
+        "the reset gate is missing: h~ uses W_h h_prev; the lecture's GRU uses h~ = tanh(W_h (r *"
+        " h_prev) + U_h x + b_h).",
+        (_wrong_gru(reset="missing"),),
+    ),
+    _Mistake(
+        "the update gate u and the reset gate r are swapped: r = sigmoid(W_r h_prev + U_r x + "
+        "b_r) multiplies h_prev inside h~, u blends h_prev and h~.",
+        (_wrong_gru(roles="ru"),),
+    ),
+    _Mistake(
+        "h~ is missing its tanh: h~ = tanh(W_h (r * h_prev) + U_h x + b_h).",
+        (_wrong_gru(squash=_identity),),
+    ),
+    _Mistake(
+        "h~ uses a sigmoid; it needs a tanh, h~ = tanh(W_h (r * h_prev) + U_h x + b_h), so that "
+        "it can be negative.",
+        (_wrong_gru(squash=torch.sigmoid),),
+    ),
+]
+
+
+def check_gru_step(fn: Callable[..., torch.Tensor]) -> None:
+    r"""Check ``fn(x, h_prev, p) -> h``, one step of the lecture's GRU.
+
+    ``x`` is ``(batch, input)``, ``h_prev`` is ``(batch, hidden)``, ``p`` is a dict with
+    ``W_u, W_r, W_h`` ``(hidden, hidden)``, ``U_u, U_r, U_h`` ``(hidden, input)`` and
+    ``b_u, b_r, b_h`` ``(hidden,)``. The reset gate acts *before* the matmul (Cho et al.),
+    unlike :class:`rnnlib.GRUCell` (torch's form, after it):
+
+    .. math::
+        u &= \sigma(W_u h_{prev} + U_u x + b_u), \quad
+        r = \sigma(W_r h_{prev} + U_r x + b_r) \\
+        \tilde h &= \tanh(W_h (r \circ h_{prev}) + U_h x + b_h), \qquad
+        h = (1 - u) \circ h_{prev} + u \circ \tilde h
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _step_cases(1, _STEP_SHAPES, "urh", with_c=False)
+    _run("check_gru_step", fn, cases, _gru_step, _GRU_MISTAKES, hint=_step_hint("urh", "h_prev"))
+    print(_step_summary("check_gru_step", cases))
+
+
+# --- clipping by norm -----------------------------------------------------------------------
+def _clip_reference(grads, threshold):
+    """The reference: clip the list ``grads`` by its global L2 norm."""
+    # ||g|| = sqrt(sum_k ||g_k||^2): all tensors viewed as one vector
+    norm = torch.sqrt(sum((g**2).sum() for g in grads))
+    if norm <= threshold:
+        return [g.clone() for g in grads]
+    # g <- threshold / ||g|| * g
+    return [g * (threshold / norm) for g in grads]
+
+
+def _l2(grads):
+    return torch.sqrt(sum((g**2).sum() for g in grads))
+
+
+def _l1(grads):
+    return sum(g.abs().sum() for g in grads)
+
+
+def _sum_of_norms(grads):
+    return sum(torch.sqrt((g**2).sum()) for g in grads)
+
+
+def _squared(grads):
+    return sum((g**2).sum() for g in grads)
+
+
+def _wrong_clip(norm_of=_l2, per_tensor=False, always=False, to_one=False, inverse=False):
+    """Clipping with one mistake: the norm used, its scope, when and by what it scales."""
+
+    def clip(grads, threshold):
+        clipped = []
+        for group in [[g] for g in grads] if per_tensor else [list(grads)]:
+            norm = norm_of(group)
+            factor = norm / threshold if inverse else (1 / norm if to_one else threshold / norm)
+            scale = always or norm > threshold
+            clipped += [g * factor if scale else g.clone() for g in group]
+        return clipped
+
+    return clip
+
+
+_CLIP_MISTAKES = [
+    _Mistake(
+        "your function clips each tensor by its own norm; clipping by norm uses the global norm "
+        "of all tensors together, ||g|| = sqrt(sum over tensors of ||g_k||^2), and scales every "
+        "tensor by the same factor.",
+        (_wrong_clip(per_tensor=True),),
+    ),
+    _Mistake(
+        "your function scales the gradients even when their norm is below the threshold; below it"
+        " they must come back unchanged.",
+        (_wrong_clip(always=True),),
+    ),
+    _Mistake(
+        "your function scales the gradients to norm 1 (g / ||g||); they should end with norm "
+        "threshold: g * threshold / ||g||.",
+        (_wrong_clip(to_one=True),),
+    ),
+    _Mistake(
+        "the factor is inverted: multiply by threshold / ||g||, not ||g|| / threshold (which "
+        "makes large gradients larger).",
+        (_wrong_clip(inverse=True),),
+    ),
+    _Mistake(
+        "your function uses the L1 norm (the sum of |g|); clipping by norm uses the L2 norm, sqrt"
+        " of the sum of g^2 over all entries of all tensors.",
+        (_wrong_clip(norm_of=_l1),),
+    ),
+    _Mistake(
+        "your function adds the per-tensor norms; the global norm is sqrt(||g_1||^2 + ||g_2||^2 +"
+        " ...), the norm of all tensors viewed as one vector.",
+        (_wrong_clip(norm_of=_sum_of_norms),),
+    ),
+    _Mistake(
+        "your function uses the squared norm (the sum of g^2) without its square root.",
+        (_wrong_clip(norm_of=_squared),),
+    ),
+]
+
+#: (shapes of the tensors, their global L2 norm, threshold): below, above and far above,
+#: one to four tensors; the last is below the threshold while its L1 norm is above.
+_CLIP_CASES = [
+    ([(3, 4), (5,), (2, 2, 3)], 0.5, 1.0),
+    ([(3, 4), (5,), (2, 2, 3)], 3.0, 1.0),
+    ([(4,), (2, 3)], 500.0, 5.0),
+    ([(6,)], 2.5, 1.0),
+    ([(2, 3)], 0.2, 1.0),
+    ([(1,), (3, 3), (2,), (4, 1)], 1000.0, 0.5),
+    ([(7,), (2, 5)], 1.6, 2.0),
+]
+
+
+def _clip_cases(seed: int = 2) -> list[_Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for shapes, norm, threshold in _CLIP_CASES:
+        grads = [torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
+        grads = [g * (norm / _l2(grads)) for g in grads]
+        relation = "<" if norm < threshold else ">"
+        listed = ", ".join(str(s) for s in shapes)
+        cases.append(
+            _Case(
+                {"grads": grads, "threshold": threshold},
+                f"{len(shapes)} tensor(s) of shapes {listed}; norm {norm:g} {relation} "
+                f"threshold {threshold:g}",
+                {f"grads[{m}]": f"(that of the input grads[{m}])" for m in range(len(shapes))},
+                f"a list of {len(shapes)} tensor(s), one per input tensor",
+                sequence=True,
+            )
+        )
+    return cases
+
+
+def check_clip_grad_norm(fn: Callable[..., list[torch.Tensor]]) -> None:
+    r"""Check ``fn(grads, threshold) -> list of tensors``, clipping by the global L2 norm.
+
+    ``grads`` is a list of tensors of any shapes, ``threshold`` a float. With
+    :math:`\lVert g \rVert = \sqrt{\sum_k \lVert g_k \rVert^2}`:
+
+    .. math::
+        \text{if } \lVert g \rVert > \text{threshold}: \quad
+        g_k \leftarrow \frac{\text{threshold}}{\lVert g \rVert}\, g_k \text{ for every } k
+
+    and otherwise every tensor comes back unchanged. The inputs must not be modified. torch's
+    ``max_norm / (norm + 1e-6)`` passes too.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _clip_cases()
+    hint = "grads is a list of tensors of different shapes, threshold a float."
+    _run("check_clip_grad_norm", fn, cases, _clip_reference, _CLIP_MISTAKES, LOOSE, hint)
+    counts = [len(case.args["grads"]) for case in cases]
+    print(
+        f"check_clip_grad_norm: correct on {len(cases)} random cases ({_span(counts)} tensors; "
+        "norms below, above and far above the threshold; inputs left unchanged)."
+    )
+
+
+# --- Jacobian products (chapter 2) ----------------------------------------------------------
+def _product_over(jacobians, steps, earliest_left=False):
+    """The product of ``jacobians[:, t - 1]`` over ``steps``, each new factor on the left
+    (or on the right with ``earliest_left``): (B, H, H)."""
+    batch, _, hidden, _ = jacobians.shape
+    product = torch.eye(hidden, dtype=jacobians.dtype).expand(batch, hidden, hidden)
+    for t in steps:
+        J_t = jacobians[:, t - 1]
+        product = product @ J_t if earliest_left else J_t @ product
+    return product
+
+
+_JACOBIAN_MISTAKES = [
+    _Mistake(
+        "your function multiplies in the wrong order, earliest Jacobian on the left (J_{j+1} ... "
+        "J_i); the later step multiplies from the left: J_i J_{i-1} ... J_{j+1}.",
+        (lambda J, i, j: _product_over(J, range(j + 1, i + 1), earliest_left=True),),
+    ),
+    _Mistake(
+        "off by one: the product includes J_j, one factor too many; it runs over the steps t = "
+        "j+1 .. i, and the Jacobian of step t is jacobians[:, t - 1].",
+        (lambda J, i, j: _product_over(J, range(j, i + 1)),),
+    ),
+    _Mistake(
+        "off by one: the product misses its last factor J_i; it runs over the steps t = j+1 .. i,"
+        " both ends included.",
+        (lambda J, i, j: _product_over(J, range(j + 1, i)),),
+    ),
+    _Mistake(
+        "off by one: the product misses its first factor J_{j+1}; it runs over the steps t = j+1 "
+        ".. i, both ends included.",
+        (lambda J, i, j: _product_over(J, range(j + 2, i + 1)),),
+    ),
+    _Mistake(
+        "your function returns the transpose, J_{j+1}^T ... J_i^T, the matrix that carries a "
+        "gradient backwards; the Jacobian dh_i/dh_j has a row per component of h_i: J_i ... "
+        "J_{j+1}.",
+        (lambda J, i, j: _product_over(J, range(j + 1, i + 1)).mT,),
+    ),
+    _Mistake(
+        "your function is wrong only where i == j: the product then has no factors and is the "
+        "identity, one (hidden, hidden) identity per example, shape (batch, hidden, hidden).",
+        only_where=lambda case: case.args["i"] == case.args["j"],
+    ),
+]
+
+#: (batch, T, hidden, i, j): i == j twice (once at 0), j = 0, i = T, T = 1 and hidden 1.
+_JACOBIAN_CASES = [
+    (1, 1, 1, 1, 0),
+    (2, 4, 3, 3, 1),
+    (1, 5, 2, 5, 0),
+    (3, 3, 4, 2, 2),
+    (2, 6, 5, 6, 3),
+    (4, 2, 3, 0, 0),
+    (2, 5, 3, 4, 2),
+]
+
+
+def _jacobian_cases(seed: int = 3) -> list[_Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for batch, steps, hidden, i, j in _JACOBIAN_CASES:
+        size = (batch, steps, hidden, hidden)
+        jacobians = torch.randn(size, generator=generator, dtype=torch.float64) / hidden**0.5
+        cases.append(
+            _Case(
+                {"jacobians": jacobians, "i": i, "j": j},
+                f"batch {batch}, T {steps}, hidden {hidden}, i={i}, j={j}",
+                {"the product": "= (batch, hidden, hidden)"},
+                "a tensor of shape (batch, hidden, hidden)",
+            )
+        )
+    return cases
+
+
+def check_jacobian_product(fn: Callable[..., torch.Tensor]) -> None:
+    r"""Check ``fn(jacobians, i, j) -> (batch, hidden, hidden)``, the product of step Jacobians
+
+    .. math:: \frac{\partial h^{(i)}}{\partial h^{(j)}} = J_i J_{i-1} \cdots J_{j+1}
+        \quad (\text{the identity when } i = j),
+
+    with ``jacobians`` of shape ``(batch, T, hidden, hidden)``, ``jacobians[:, t - 1]`` the
+    Jacobian :math:`J_t` of step ``t``, and ``0 <= j <= i <= T`` (see
+    :func:`rnnlib.gradients.jacobian_product`, the reference).
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _jacobian_cases()
+    hint = (
+        "jacobians is (batch, T, hidden, hidden) and jacobians[:, t - 1] is the Jacobian of "
+        "step t, t = 1..T."
+    )
+    _run("check_jacobian_product", fn, cases, jacobian_product, _JACOBIAN_MISTAKES, hint=hint)
+    sizes = list(zip(*_JACOBIAN_CASES, strict=True))
+    print(
+        f"check_jacobian_product: correct on {len(cases)} random cases (batch {_span(sizes[0])},"
+        f" T {_span(sizes[1])}, hidden {_span(sizes[2])}, i == j included)."
+    )
+
+
+# --- scaling to a spectral radius (chapter 3) -----------------------------------------------
+def _scaled_by(measure, inverse=False):
+    """``W * radius / measure(W)`` (or its inverse factor): a scaling with a wrong measure."""
+
+    def scale(W, radius):
+        current = measure(W)
+        return W * (current / radius if inverse else radius / current)
+
+    return scale
+
+
+def _eigenvalue_modulus(W):
+    return torch.linalg.eigvals(W).abs().max()
+
+
+_SPECTRAL_MISTAKES = [
+    _Mistake(
+        "your function scales by the largest singular value ||W||_2 instead of the eigenvalue "
+        "modulus: the spectral radius is rho(W) = max |lambda(W)| over the eigenvalues, which is "
+        "at most ||W||_2 and smaller for a non-normal W.",
+        (_scaled_by(lambda W: torch.linalg.svdvals(W)[0]),),
+    ),
+    _Mistake(
+        "your function scales by the Frobenius norm of W instead of its spectral radius rho(W) = "
+        "max |lambda(W)| over the eigenvalues.",
+        (_scaled_by(torch.linalg.matrix_norm),),
+    ),
+    _Mistake(
+        "your function uses the largest real part of the eigenvalues instead of their largest "
+        "modulus: eigenvalues of a real matrix can be negative or complex; rho(W) = max "
+        "|lambda(W)|.",
+        (_scaled_by(lambda W: torch.linalg.eigvals(W).real.max()),),
+    ),
+    _Mistake(
+        "the factor is inverted: multiply W by radius / rho(W), not rho(W) / radius.",
+        (_scaled_by(_eigenvalue_modulus, inverse=True),),
+    ),
+    _Mistake(
+        "your function multiplies W by radius without dividing by its current spectral radius "
+        "rho(W).",
+        (_scaled_by(lambda W: 1.0),),
+    ),
+]
+
+#: (size, radius): size 1 included, radii below, at and above 1.
+_SPECTRAL_CASES = [(1, 0.5), (2, 0.9), (3, 1.0), (4, 1.5), (5, 0.95), (7, 3.0)]
+
+
+def _spectral_cases(seed: int = 4) -> list[_Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for size, radius in _SPECTRAL_CASES:
+        W = torch.randn(size, size, generator=generator, dtype=torch.float64) / size**0.5
+        cases.append(
+            _Case(
+                {"W": W, "radius": radius},
+                f"W of shape ({size}, {size}), radius {radius:g}",
+                {"W'": "= (hidden, hidden), that of W"},
+                "a tensor W' of the shape of W",
+            )
+        )
+    return cases
+
+
+def check_scale_to_spectral_radius(fn: Callable[..., torch.Tensor]) -> None:
+    r"""Check ``fn(W, radius) -> W'``: a copy of the square ``W`` with spectral radius ``radius``
+    and the same eigenvectors,
+
+    .. math:: W' = W \cdot \frac{\text{radius}}{\rho(W)}, \qquad
+        \rho(W) = \max_m \lvert \lambda_m(W) \rvert
+
+    (see :func:`rnnlib.gradients.scale_to_spectral_radius`, the reference). ``W`` must not be
+    modified.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _spectral_cases()
+    hint = "W is a square (hidden, hidden) float64 tensor, radius a float."
+    reference = scale_to_spectral_radius
+    _run("check_scale_to_spectral_radius", fn, cases, reference, _SPECTRAL_MISTAKES, hint=hint)
+    sizes, radii = zip(*_SPECTRAL_CASES, strict=True)
+    print(
+        f"check_scale_to_spectral_radius: correct on {len(cases)} random matrices "
+        f"(size {_span(sizes)}, radius {_span(radii)})."
+    )
