@@ -1,0 +1,52 @@
+"""The small helpers chapters use for their pages: panel titles and glued numbers."""
+
+from __future__ import annotations
+
+import builtins
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from rnnlib.book import glue  # noqa: E402
+from rnnlib.plots import small_multiples  # noqa: E402
+
+
+def test_small_multiples_titles_each_panel_with_the_format_given():
+    drawn = []
+    fig = small_multiples(
+        lambda ax, rho: drawn.append(rho), "rho", [0.5, 1.0], title=r"$\rho = {value}$"
+    )
+    assert drawn == [0.5, 1.0]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == [r"$\rho = 0.5$", r"$\rho = 1.0$"]
+
+
+def test_small_multiples_default_title_names_the_control():
+    fig = small_multiples(lambda ax, threshold: None, "threshold", [1.0])
+    assert fig.axes[0].get_title() == "threshold = 1.0"
+
+
+def test_glue_does_nothing_where_myst_nb_is_missing(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_myst_nb(name, *args, **kwargs):
+        if name.startswith("myst_nb"):
+            raise ImportError("no myst_nb here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst_nb)
+    assert glue("ratio", 0.75) is None
+
+
+def test_glue_hands_the_value_to_myst_nb_under_its_name(monkeypatch):
+    import myst_nb.ext.glue
+
+    shown = []
+    monkeypatch.setattr(
+        myst_nb.ext.glue, "ipy_display", lambda data, **kwargs: shown.append((data, kwargs))
+    )
+    glue("ratio", 0.75)
+    ((data, kwargs),) = shown
+    assert kwargs["metadata"]["scrapbook"]["name"] == "ratio"
+    assert any(value == "0.75" for value in data.values()), data
