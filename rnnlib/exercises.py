@@ -33,6 +33,9 @@ reference is never printed.
   global L2 norm (:mod:`rnnlib.clipping`); the inputs must come back unmodified;
 * :func:`check_jacobian_product`: ``fn(jacobians, i, j) -> (batch, hidden, hidden)``, the
   product :math:`J_i J_{i-1} \cdots J_{j+1}` (:func:`rnnlib.gradients.jacobian_product`);
+* :func:`check_chain_rule_gradients`: ``fn(W_h, states, grad_last) -> [dJ/dh^(1), ...,
+  dJ/dh^(T)]``, backpropagation through time for a tanh RNN written as the chain rule
+  (chapter 1);
 * :func:`check_scale_to_spectral_radius`: ``fn(W, radius) -> W'``, a copy of ``W`` with
   spectral radius ``radius`` (:func:`rnnlib.gradients.scale_to_spectral_radius`).
 
@@ -59,6 +62,7 @@ __all__ = [
     "check_clip_grad_norm",
     "check_jacobian_product",
     "check_scale_to_spectral_radius",
+    "check_chain_rule_gradients",
 ]
 
 #: (rtol, atol) between the reader's float64 outputs and the reference (or a wrong variant).
@@ -762,6 +766,97 @@ def check_jacobian_product(fn: Callable[..., torch.Tensor]) -> None:
     print(
         f"check_jacobian_product: correct on {len(cases)} random cases (batch {_span(sizes[0])},"
         f" T {_span(sizes[1])}, hidden {_span(sizes[2])}, i == j included)."
+    )
+
+
+# --- backpropagation through time by hand (chapter 1) ---------------------------------------
+def _bptt(W_h, states, grad_last, sigma_prime=lambda h: 1 - h**2, transpose=False, shift=0):
+    """``[dJ/dh^(1), ..., dJ/dh^(T)]`` from ``dJ/dh^(T)``: each step back multiplies the row
+    gradient by diag(sigma') W_h, with tanh'(z^(t)) = 1 - (h^(t))^2 (or a wrong variant)."""
+    W = W_h.T if transpose else W_h
+    grads = [grad_last]
+    for t in range(len(states) - 1, 0, -1):  # states[t] is h^(t + 1)
+        grads.append((grads[-1] * sigma_prime(states[max(t - shift, 0)])) @ W)
+    return grads[::-1]
+
+
+_BPTT_MISTAKES = [
+    _Mistake(
+        "your gradients are those of a linear RNN: each step back must also multiply by "
+        "tanh'(z^(t)) = 1 - (h^(t))^2, elementwise, before the product with W_h.",
+        (lambda W, s, g: _bptt(W, s, g, sigma_prime=lambda h: torch.ones_like(h)),),
+    ),
+    _Mistake(
+        "your function multiplies by W_h^T where the row-vector chain rule has W_h: "
+        "dJ/dh^(t-1) = (dJ/dh^(t) * tanh'(z^(t))) @ W_h.",
+        (lambda W, s, g: _bptt(W, s, g, transpose=True),),
+    ),
+    _Mistake(
+        "your function takes tanh' from the wrong step: going from h^(t) back to h^(t-1) uses "
+        "the derivative at step t, 1 - (h^(t))^2, not at step t - 1.",
+        (lambda W, s, g: _bptt(W, s, g, shift=1),),
+    ),
+    _Mistake(
+        "tanh' is 1 - h^2, not 1 - h: square the state.",
+        (lambda W, s, g: _bptt(W, s, g, sigma_prime=lambda h: 1 - h),),
+    ),
+    _Mistake(
+        "your list runs backwards in time: return [dJ/dh^(1), ..., dJ/dh^(T)], the last "
+        "entry being grad_last itself.",
+        (lambda W, s, g: _bptt(W, s, g)[::-1],),
+    ),
+]
+
+#: (batch, hidden, T): T = 1 and hidden 1 included.
+_BPTT_CASES = [(1, 1, 1), (1, 3, 4), (2, 5, 3), (3, 2, 6), (4, 6, 5)]
+
+
+def _bptt_cases(seed: int = 5) -> list[_Case]:
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for batch, hidden, steps in _BPTT_CASES:
+        W_h = 0.9 * torch.randn(hidden, hidden, generator=generator, dtype=torch.float64)
+        W_h /= hidden**0.5
+        h, states = torch.zeros(batch, hidden, dtype=torch.float64), []
+        for _ in range(steps):  # a real tanh trajectory: h^(t) = tanh(W_h h^(t-1) + input)
+            drive = torch.randn(batch, hidden, generator=generator, dtype=torch.float64)
+            h = torch.tanh(h @ W_h.T + drive)
+            states.append(h)
+        grad_last = torch.randn(batch, hidden, generator=generator, dtype=torch.float64)
+        cases.append(
+            _Case(
+                {"W_h": W_h, "states": states, "grad_last": grad_last},
+                f"batch {batch}, hidden {hidden}, T {steps}",
+                {f"dJ/dh^({t + 1})": "(batch, hidden)" for t in range(steps)},
+                f"a list of {steps} tensors of shape (batch, hidden), one per step",
+                sequence=True,
+            )
+        )
+    return cases
+
+
+def check_chain_rule_gradients(fn: Callable[..., list[torch.Tensor]]) -> None:
+    r"""Check ``fn(W_h, states, grad_last) -> [dJ/dh^(1), ..., dJ/dh^(T)]`` for a tanh RNN,
+    backpropagation through time written as the lecture's chain rule:
+
+    .. math:: rac{\partial J}{\partial h^{(t-1)}}
+        = rac{\partial J}{\partial h^{(t)}}\,
+          \operatorname{diag}ig(1 - (h^{(t)})^2ig)\, W_h ,
+
+    with row-vector gradients of shape ``(batch, hidden)``, ``states`` the list
+    :math:`[h^{(1)}, \dots, h^{(T)}]` of a trajectory of
+    :math:`h^{(t)} = 	anh(W_h h^{(t-1)} + W_x x^{(t)} + b)`, and ``grad_last``
+    :math:`= \partial J / \partial h^{(T)}`.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _bptt_cases()
+    hint = "states is a list of T tensors (batch, hidden); W_h is (hidden, hidden)."
+    _run("check_chain_rule_gradients", fn, cases, _bptt, _BPTT_MISTAKES, hint=hint)
+    sizes = list(zip(*_BPTT_CASES, strict=True))
+    print(
+        f"check_chain_rule_gradients: correct on {len(cases)} random tanh trajectories "
+        f"(batch {_span(sizes[0])}, hidden {_span(sizes[1])}, T {_span(sizes[2])})."
     )
 
 
