@@ -123,3 +123,34 @@ def test_chapter_numbers_are_unique():
     numbers = [path.name[:2] for path in CHAPTERS]
     duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
     assert not duplicates, f"two chapters share the numbers {duplicates}"
+
+
+CHECK_CALL = re.compile(r"^(check_\w+)\((\w+)\)\s*$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_id)
+def test_chapter_has_an_exercise_that_checks_itself(path):
+    """A stub the reader fills in (skipped by nbval, allowed to raise on the website) and a
+    reference solution in a dropdown that nbval runs through the same rnnlib.exercises checker."""
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+    def checks(tags: set[str]) -> dict[str, str]:
+        found = {}
+        for cell in cells:
+            if tags <= set(cell.metadata.get("tags", [])):
+                found.update({name: fn for name, fn in CHECK_CALL.findall(cell.source)})
+        return found
+
+    stubs = checks({"nbval-skip", "raises-exception"})
+    solutions = checks({"hide-input"})
+    assert stubs, (
+        f"{path.name}: no exercise stub (a code cell tagged nbval-skip and raises-exception "
+        "that calls an rnnlib.exercises checker on the reader's function)"
+    )
+    for checker, stub in stubs.items():
+        assert checker in solutions, f"{path.name}: {checker} has a stub but no solution cell"
+        assert solutions[checker] != stub, f"{path.name}: the solution must not be the stub"
+        stub_cell = next(c for c in cells if f"{checker}({stub})" in c.source)
+        assert "raise NotImplementedError" in stub_cell.source, (
+            f"{path.name}: the stub {stub} should raise NotImplementedError"
+        )
