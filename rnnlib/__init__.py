@@ -5,6 +5,8 @@ Modules, one job each:
 * :mod:`rnnlib.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` from the lecture's equations;
 * :mod:`rnnlib.layers`: a cell unrolled over time, stacking, bidirectionality, and ``RNN``,
   ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
+* :mod:`rnnlib.fused`: the LSTM layer's recurrence as one autograd node with hand-written
+  backpropagation through time (for speed; the per-step cell is the reference);
 * :mod:`rnnlib.device`: device choice and seeding;
 * :mod:`rnnlib.checks`: input checks with readable errors;
 * :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
@@ -22,6 +24,7 @@ from . import (
     checks,
     clipping,
     device,
+    fused,
     gradients,
     layers,
     models,
@@ -41,6 +44,7 @@ __all__ = [
     "checks",
     "clipping",
     "device",
+    "fused",
     "gradients",
     "layers",
     "models",
