@@ -75,20 +75,25 @@ class LSTMSequence(torch.autograd.Function):
     (``W_x x_t + b``, time first). ``outputs`` holds ``h_t`` in time order, laid out
     ``(batch, T, hidden)`` when ``batch_first`` else ``(T, batch, hidden)``; ``h_last`` and
     ``c_last`` are the state after the last step read (``t = 1`` when ``reverse``). ``save``:
-    keep what the backward pass needs (False when no gradient will be asked for).
+    keep what the backward pass needs (False when no gradient will be asked for);
+    ``overwrite_input``: see :func:`lstm_sequence`.
     """
 
     @staticmethod
-    def forward(ctx, x_projected, h_0, c_0, W_h, reverse: bool, batch_first: bool, save: bool):
-        x_projected = x_projected.contiguous()
+    def forward(ctx, x_projected, h_0, c_0, W_h, reverse, batch_first, save, overwrite_input):
         steps, batch, four_hidden = x_projected.shape
         hidden = four_hidden // 4
         order = range(steps - 1, -1, -1) if reverse else range(steps)
 
-        # Buffers in time order. ``gates`` first receives a_t, then i, f, c~, o in place.
+        # Buffers in time order. ``gates`` holds W_x x_t + b, receives a_t in place, then
+        # i, f, c~, o in place. With ``overwrite_input`` it is x_projected's own storage (a
+        # temporary of the layer's forward), which saves copying it.
+        if overwrite_input:
+            gates = x_projected.contiguous()
+        else:
+            gates = x_projected.clone(memory_format=torch.contiguous_format)
         # ``h_states`` and ``c_states`` hold h_0 and c_0 too (first, or last when reversed), so
         # that h_{t-1} and c_{t-1} of every step are views.
-        gates = torch.empty_like(x_projected)
         h_states = x_projected.new_empty(steps + 1, batch, hidden)
         c_states = torch.empty_like(h_states)
         h, c = (h_states[:-1], c_states[:-1]) if reverse else (h_states[1:], c_states[1:])
@@ -97,7 +102,7 @@ class LSTMSequence(torch.autograd.Function):
         tanh_c = torch.empty_like(c)
 
         # One view per step and gate, made once (indexing inside the loop costs more).
-        a_steps, x_steps = gates.unbind(0), x_projected.unbind(0)
+        a_steps = gates.unbind(0)
         i, f, g, o = (part.unbind(0) for part in gates.chunk(4, dim=-1))
         h_steps, c_steps, tanh_c_steps = h.unbind(0), c.unbind(0), tanh_c.unbind(0)
         W_h_T = W_h.T  # as F.linear passes it: the same GEMM, so the same rounding
@@ -106,7 +111,7 @@ class LSTMSequence(torch.autograd.Function):
         h_prev, c_prev = h_0, c_0
         for t in order:
             # a_t = W_h h_{t-1} + (W_x x_t + b): one addmm, the projected input as its bias
-            torch.addmm(x_steps[t], h_prev, W_h_T, out=a_steps[t])
+            a_steps[t].addmm_(h_prev, W_h_T)
             i[t].sigmoid_()  # i_t = sigma(a_i)
             f[t].sigmoid_()  # f_t = sigma(a_f)
             g[t].tanh_()  # c~_t = tanh(a_c)
@@ -195,7 +200,7 @@ class LSTMSequence(torch.autograd.Function):
         if ctx.needs_input_grad[3]:
             # dW_h = sum_t da_t h_{t-1}^T, one GEMM over all steps
             grad_W_h = da.view(-1, four_hidden).T @ h_previous.view(-1, hidden)
-        return grad_x_projected, grad_h_0, grad_c_0, grad_W_h, None, None, None
+        return grad_x_projected, grad_h_0, grad_c_0, grad_W_h, None, None, None, None
 
 
 def lstm_sequence(
@@ -205,8 +210,14 @@ def lstm_sequence(
     W_h: torch.Tensor,
     reverse: bool = False,
     batch_first: bool = False,
+    overwrite_input: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run :class:`LSTMSequence`: ``(outputs, h_last, c_last)`` (see its docstring).
+
+    ``overwrite_input=True`` lets the forward pass compute the gates in ``x_projected``'s
+    storage, for a caller whose ``x_projected`` is a temporary that nothing else reads
+    (``RecurrentLayer.forward``); its version counter records the change, so a backward pass
+    that had saved it would fail loudly rather than silently.
 
     Under ``torch.autocast``, where the input projection comes out in the autocast dtype, the
     recurrence runs in the weights' dtype, so states and outputs have the dtype the per-step
@@ -216,4 +227,4 @@ def lstm_sequence(
     inputs = (x_projected, h_0, c_0, W_h)
     save = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
     with torch.autocast(x_projected.device.type, enabled=False):
-        return LSTMSequence.apply(*inputs, reverse, batch_first, save)
+        return LSTMSequence.apply(*inputs, reverse, batch_first, save, overwrite_input)

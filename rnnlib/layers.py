@@ -106,7 +106,15 @@ class RecurrentLayer(nn.Module):
         if self._fused_lstm():
             x_projected, (h_0, c_0) = self._start(x, state)
             outputs, h_last, c_last = lstm_sequence(
-                x_projected, h_0, c_0, self.cell.W_h, self.reverse, self.batch_first
+                x_projected,
+                h_0,
+                c_0,
+                self.cell.W_h,
+                self.reverse,
+                self.batch_first,
+                # x_projected is this call's temporary, and LSTMCell's projection does not save
+                # it for its backward, so the fused layer may compute the gates in its storage
+                overwrite_input=type(self.cell).input_projection is LSTMCell.input_projection,
             )
             return outputs, (h_last, c_last)
         states = self.unroll(x, state)

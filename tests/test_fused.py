@@ -225,6 +225,37 @@ def test_fused_lstm_forward_without_gradients_equals_forward_with():
     assert torch.equal(c, expected_c)
 
 
+def test_lstm_sequence_leaves_its_input_alone_unless_allowed():
+    torch.manual_seed(7)
+    x_projected = torch.randn(5, 2, 12, dtype=torch.float64)
+    h_0, c_0 = torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64)
+    W_h = torch.randn(12, 3, dtype=torch.float64)
+    copy = x_projected.clone()
+    expected = lstm_sequence(x_projected, h_0, c_0, W_h)
+    assert torch.equal(x_projected, copy), "lstm_sequence modified its input"
+    overwritten = lstm_sequence(x_projected, h_0, c_0, W_h, overwrite_input=True)
+    for a, b in zip(expected, overwritten, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_fused_lstm_with_a_projection_that_saves_its_output():
+    """A subclass whose input projection saves its result for the backward pass (here tanh)
+    must not have that result overwritten by the fused layer."""
+
+    class SquashedInputLSTM(LSTMCell):
+        def input_projection(self, x):
+            return torch.tanh(super().input_projection(x))
+
+    torch.manual_seed(9)
+    layer = RecurrentLayer(SquashedInputLSTM(3, 4).double())
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    fused, _ = layer(x)
+    reference, _ = per_step_forward(layer, x, None)
+    assert_close(fused, reference, "outputs")
+    gradients = [torch.autograd.grad(out.sum(), layer.cell.W_x)[0] for out in (fused, reference)]
+    assert_close(*gradients, "dJ/dW_x")
+
+
 # --- which paths are fused ------------------------------------------------------------------
 def autograd_node_names(tensor: torch.Tensor) -> set[str]:
     names, stack, seen = set(), [tensor.grad_fn], set()
