@@ -14,6 +14,7 @@ from torch import nn
 
 from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 from .checks import check_input, check_state
+from .fused import lstm_sequence
 
 __all__ = ["RecurrentLayer", "Bidirectional", "StackedRNN", "RNN", "LSTM", "GRU"]
 
@@ -54,20 +55,36 @@ class RecurrentLayer(nn.Module):
             )
         return x.transpose(0, 1) if self.batch_first else x
 
-    def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
-        """Every state of the trajectory, ``[state_1, ..., state_T]``, in time order.
-
-        Each element is the tensor the recurrence actually used (a node of the autograd
-        graph), so ``torch.autograd.grad(J, [cell.hidden(s) for s in states])`` gives
-        ``dJ/dh_t`` for every t from one backward pass. For the LSTM a state is ``(h_t, c_t)``.
-        """
+    def _start(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """Check ``x`` and ``state``; return the projected input ``(time, batch, gates *
+        hidden)`` of every step and the initial state (zeros when ``state`` is None)."""
         x = self._time_first(x)
         batch = x.shape[1]
         if state is None:
             state = self.cell.initial_state(batch)
         else:
             self.cell.check_state(state, batch)
-        x_projected = self.cell.input_projection(x)  # (time, batch, gates * hidden)
+        return self.cell.input_projection(x), state
+
+    def _fused_lstm(self) -> bool:
+        """True when the cell is an ``LSTMCell`` whose step equations are LSTMCell's own (a
+        subclass that changes ``step``, ``gates`` or ``pre_activation`` runs step by step)."""
+        kind = type(self.cell)
+        return isinstance(self.cell, LSTMCell) and all(
+            getattr(kind, name) is getattr(LSTMCell, name)
+            for name in ("step", "gates", "pre_activation")
+        )
+
+    def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
+        """Every state of the trajectory, ``[state_1, ..., state_T]``, in time order.
+
+        Each element is the tensor the recurrence actually used (a node of the autograd
+        graph), so ``torch.autograd.grad(J, [cell.hidden(s) for s in states])`` gives
+        ``dJ/dh_t`` for every t from one backward pass. For the LSTM a state is ``(h_t, c_t)``.
+        This is the reference path: :meth:`forward` computes the same for an ``LSTMCell`` with
+        a fused backward (:mod:`rnnlib.fused`), for speed.
+        """
+        x_projected, state = self._start(x, state)
         # unbind once: indexing x_projected[t] inside the loop would make the backward pass of
         # every step allocate a zero gradient of the whole (time, ...) tensor, quadratic in T.
         inputs = x_projected.unbind(0)  # T tensors of shape (batch, gates * hidden)
@@ -80,7 +97,26 @@ class RecurrentLayer(nn.Module):
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Return ``(outputs, final_state)``: ``outputs`` holds h_1..h_T in ``x``'s layout,
         shape ``(batch, time, hidden)`` (batch_first) or ``(time, batch, hidden)``;
-        ``final_state`` is the state after the last step read (t = 1 when ``reverse``)."""
+        ``final_state`` is the state after the last step read (t = 1 when ``reverse``).
+
+        For an ``LSTMCell`` the whole recurrence runs as one autograd node with a hand-written
+        backward (:func:`rnnlib.fused.lstm_sequence`), for speed: the same outputs as
+        :meth:`unroll`, the same gradients to rounding, but no second derivatives (use
+        :meth:`unroll` for those)."""
+        if self._fused_lstm():
+            x_projected, (h_0, c_0) = self._start(x, state)
+            outputs, h_last, c_last = lstm_sequence(
+                x_projected,
+                h_0,
+                c_0,
+                self.cell.W_h,
+                self.reverse,
+                self.batch_first,
+                # x_projected is this call's temporary, and LSTMCell's projection does not save
+                # it for its backward, so the fused layer may compute the gates in its storage
+                overwrite_input=type(self.cell).input_projection is LSTMCell.input_projection,
+            )
+            return outputs, (h_last, c_last)
         states = self.unroll(x, state)
         time_axis = 1 if self.batch_first else 0
         outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)
