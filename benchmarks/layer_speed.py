@@ -28,7 +28,7 @@ import rnnlib
 from rnnlib.gradients import state_gradients
 
 LAYERS = {"RNN": rnnlib.RNN, "LSTM": rnnlib.LSTM, "GRU": rnnlib.GRU}
-#: (batch, hidden, T): the goal shapes of issue 9 and two more.
+#: (batch, hidden, T): three shapes of the book's size and two more (one tiny, one large).
 SHAPES = [(64, 64, 30), (64, 64, 100), (32, 128, 200), (16, 32, 50), (128, 256, 50)]
 GROWTH_T = (50, 100, 200, 400)
 INPUT_SIZE = 8
