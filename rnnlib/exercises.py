@@ -839,13 +839,13 @@ def check_chain_rule_gradients(fn: Callable[..., list[torch.Tensor]]) -> None:
     r"""Check ``fn(W_h, states, grad_last) -> [dJ/dh^(1), ..., dJ/dh^(T)]`` for a tanh RNN,
     backpropagation through time written as the lecture's chain rule:
 
-    .. math:: rac{\partial J}{\partial h^{(t-1)}}
-        = rac{\partial J}{\partial h^{(t)}}\,
-          \operatorname{diag}ig(1 - (h^{(t)})^2ig)\, W_h ,
+    .. math:: \frac{\partial J}{\partial h^{(t-1)}}
+        = \frac{\partial J}{\partial h^{(t)}}\,
+          \operatorname{diag}\big(1 - (h^{(t)})^2\big)\, W_h ,
 
     with row-vector gradients of shape ``(batch, hidden)``, ``states`` the list
     :math:`[h^{(1)}, \dots, h^{(T)}]` of a trajectory of
-    :math:`h^{(t)} = 	anh(W_h h^{(t-1)} + W_x x^{(t)} + b)`, and ``grad_last``
+    :math:`h^{(t)} = \tanh(W_h h^{(t-1)} + W_x x^{(t)} + b)`, and ``grad_last``
     :math:`= \partial J / \partial h^{(T)}`.
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.

@@ -58,7 +58,7 @@ def small_multiples(
     title: str = "{name} = {value}",
     **fixed,
 ) -> Figure:
-    """One panel per value of a control: ``draw(ax, **{name: value}, **fixed)``.
+    r"""One panel per value of a control: ``draw(ax, **{name: value}, **fixed)``.
 
     ``title`` formats each panel's title from ``name`` and ``value``; write the symbol the
     reader knows, e.g. ``title=r"$\rho = {value}$"``.

@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python -m pip install --quiet -r requirements.txt
+bash scripts/mathjax.sh  # MathJax from npm: the site serves its own copy, no CDN
 jupyter-book build --all . -W -n --keep-going
 echo "book: open _build/html/index.html"

@@ -15,10 +15,8 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get install -y --no-install-recommends chromium
 fi
 
-# MathJax 3 from npm: the site test serves it to the browser under its CDN URL (no internet).
-if [ ! -f .cache/mathjax/node_modules/mathjax/es5/tex-mml-chtml.js ]; then
-  npm install --prefix .cache/mathjax --no-save --no-audit --no-fund mathjax@3
-fi
+# MathJax 3 from npm: the book serves its own copy from the site's static files (no CDN).
+bash scripts/mathjax.sh
 
 ruff check .
 ruff format --check .

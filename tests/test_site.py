@@ -1,39 +1,49 @@
-"""The website as a reader's browser shows it: build the book strictly, open every page of
-``_toc.yml`` in headless Chromium and check the title, the typeset math, the figures, the
-solution toggles and the console.
+"""The website as readers use it: build the book strictly, then check every page of ``_toc.yml``
+in headless Chromium and the built HTML itself.
+
+* Every page, at desktop (1280 px) and phone (390 px) widths, in light and dark mode: the
+  title, typeset math, no horizontal overflow of figures or tables, no markup left unrendered,
+  no console error, and no request outside the site (MathJax is served from the site's own
+  ``_static/mathjax/``; any other request is aborted and fails the test). Screenshots of every
+  variant go to ``test-artifacts/site/``.
+* Every page opened from disk (``file://``) typesets its math: the site needs no server.
+* Chapter pages: figures, working solution toggles, the expected run time under the title, the
+  ``.ipynb`` download and the Colab launch link to the right notebook on the configured branch.
+* Every internal link of every built page resolves, anchors included.
+* The reference pages: the API lists each public name of rnnlib with a link to the chapter that
+  introduces it; the notation page has the lecture's symbols; the glossary the lecture's terms;
+  the status page a row per chapter and the versions of the build.
+* ``tools/link_terms.py``'s output on copies of the chapters builds strictly and links them.
 
 The build goes to the repository's ``_build`` (not a temporary folder) on purpose: the book build
 that CI runs after the tests then reuses the executed notebooks in ``_build/.jupyter_cache``.
-There is no internet here, and a page must not need it: the one external resource the book uses,
-MathJax, is served from a local npm copy (``scripts/test.sh`` fetches it into ``.cache/mathjax``)
-under its CDN URL; every other external request is aborted, which the browser reports as a
-console error, so the test fails and names it. Screenshots go to ``test-artifacts/site/``.
 """
 
 from __future__ import annotations
 
 import functools
+import html.parser
 import http.server
-import mimetypes
 import re
 import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
 import yaml
 from sphinx_external_toc.parsing import parse_toc_yaml
 
+from tools import link_terms, rnnlib_names
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 ARTIFACTS = ROOT / "test-artifacts" / "site"
-MATHJAX_PACKAGE = ROOT / ".cache" / "mathjax" / "node_modules" / "mathjax"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -44,28 +54,69 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-#: The MathJax URL the pages load, e.g. https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js;
-#: everything under ``.../mathjax@3/`` is served from the npm package of the same major version.
-MATHJAX_URL = CONFIG["sphinx"]["config"]["mathjax_path"]
-MATHJAX_PREFIX = MATHJAX_URL[: MATHJAX_URL.index("mathjax@3/") + len("mathjax@3/")]
 PAGES = list(parse_toc_yaml(ROOT / "_toc.yml"))
+CHAPTERS = [page for page in PAGES if page.startswith("chapters/")]
+#: The widths a reader's screen has: a laptop and a phone (an iPhone 12-15 is 390 px wide).
+WIDTHS = {"desktop": 1280, "phone": 390}
+SCHEMES = ["light", "dark"]
 #: Markup that must never reach a reader as text (e.g. a table printed with display(Markdown)
 #: that the site does not parse): a citation role, a Markdown table row, display-math fences.
 UNRENDERED_MARKUP = {
     "a {cite} role": r"\{cite(:[a-z]+)?\}",
     "a Markdown table row": r"\|\s*:?-{3,}",
     "display math fences": r"\$\$",
-    "a MyST role (e.g. an unresolved {glue:text})": r"\{[a-z]+(:[a-z]+)?\}`",
+    "a MyST role (e.g. an unresolved {glue:text} or {term})": r"\{[a-z]+(:[a-z]+)?\}`",
+    "a code or directive fence": r"```|:::",
+    "a reStructuredText role (a docstring's :class: or :math:)": r"(?<![\w:]):[a-z]+:`",
 }
-#: Pages that carry no math by nature (the bibliography); every other page must show some.
-PAGES_WITHOUT_MATH = {"references"}
+#: Pages that carry no math by nature; every other page must show some.
+PAGES_WITHOUT_MATH = {"references", "status"}
+#: The lecture's symbols that the notation page must list (as TeX, the way its math is written).
+NOTATION_SYMBOLS = [
+    r"h^{(t)}",
+    r"x^{(t)}",
+    r"c^{(t)}",
+    r"W_h",
+    r"W_x",
+    r"U_f",
+    r"U_u",
+    r"f^{(t)}",
+    r"i^{(t)}",
+    r"o^{(t)}",
+    r"u^{(t)}",
+    r"r^{(t)}",
+    r"\tilde c^{(t)}",
+    r"\tilde h^{(t)}",
+    r"\rho",
+    r"\gamma",
+    r"J^{(t)}",
+    r"\sigma",
+    r"\theta",
+    r"\alpha",
+]
+#: The lecture's terms that the glossary must define (issue 13's list).
+GLOSSARY_TERMS = [
+    "vanishing gradient",
+    "exploding gradient",
+    "spectral radius",
+    "Jacobian",
+    "gate",
+    "cell state",
+    "gradient clipping",
+    "residual connection",
+    "dense connection",
+    "highway connection",
+    "bidirectional RNN",
+    "stacked RNN",
+    "contextual representation",
+]
 
 
-def source_of(docname: str) -> Path:
-    for suffix in (".ipynb", ".md"):
-        if (ROOT / f"{docname}{suffix}").exists():
-            return ROOT / f"{docname}{suffix}"
-    raise FileNotFoundError(f"_toc.yml lists {docname!r} but neither .ipynb nor .md exists")
+def source_of(docname: str, root: Path = ROOT) -> Path:
+    for suffix in (".ipynb", ".md", ".rst"):
+        if (root / f"{docname}{suffix}").exists():
+            return root / f"{docname}{suffix}"
+    raise FileNotFoundError(f"_toc.yml lists {docname!r} but no .ipynb, .md or .rst exists")
 
 
 def expected_title(docname: str) -> str:
@@ -75,33 +126,40 @@ def expected_title(docname: str) -> str:
         markdown = [
             c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
         ]
-        text = "\n".join(markdown)
+        match = re.search(r"^# (.+)$", "\n".join(markdown), flags=re.MULTILINE)
+    elif path.suffix == ".rst":
+        match = re.search(r"^(.+)\n=+$", path.read_text(), flags=re.MULTILINE)
     else:
-        text = path.read_text()
-    match = re.search(r"^# (.+)$", text, flags=re.MULTILINE)
-    assert match, f"{path.name} has no level-1 heading ('# Title'), so its page has no title"
+        match = re.search(r"^# (.+)$", path.read_text(), flags=re.MULTILINE)
+    assert match, f"{path.name} has no level-1 heading, so its page has no title"
     heading = re.sub(r"\$([^$]+)\$", r"\\(\1\\)", match.group(1).strip())  # Sphinx keeps TeX
     heading = re.sub(r"[`*]", "", heading)
     return f"{heading} \N{EM DASH} {CONFIG['title']}"
 
 
-@pytest.fixture(scope="session")
-def built_site() -> Path:
-    """Build the book as CI does (strict: any warning fails) and return the HTML folder."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+def build(root: Path, log_file: Path | None = None) -> str:
+    """Build the book in ``root`` as CI does (strict: any warning fails); return the log."""
     jupyter_book = shutil.which("jupyter-book") or str(Path(sys.executable).parent / "jupyter-book")
-    command = [jupyter_book, "build", "--all", str(ROOT), "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    command = [jupyter_book, "build", "--all", str(root), "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=root)
     log = result.stdout + result.stderr
-    (ARTIFACTS / "build.log").write_text(log)
+    if log_file is not None:
+        log_file.write_text(log)
     if result.returncode != 0:
         problems = [line for line in log.splitlines() if re.search(r"WARNING|ERROR|Error", line)]
         pytest.fail(
-            "the strict book build failed (exit code {}); warnings and errors:\n{}\n"
-            "full log: test-artifacts/site/build.log".format(
-                result.returncode, "\n".join(problems[-40:]) or log[-4000:]
+            "the strict book build in {} failed (exit code {}); warnings and errors:\n{}".format(
+                root, result.returncode, "\n".join(problems[-40:]) or log[-4000:]
             )
         )
+    return log
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """The book built strictly into _build/html (log in test-artifacts/site/build.log)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    build(ROOT, ARTIFACTS / "build.log")
     return HTML
 
 
@@ -126,8 +184,6 @@ def site_url(built_site: Path):
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/test.sh`, which installs it")
-    if not (MATHJAX_PACKAGE / "es5").is_dir():
-        pytest.fail(f"no local MathJax in {MATHJAX_PACKAGE}: run `bash scripts/test.sh`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -136,113 +192,173 @@ def browser():
         chromium.close()
 
 
-def serve_mathjax_locally_and_block_the_rest(page, site_url: str, blocked: list[str]) -> None:
-    def handle(route):
+# --- opening a page ------------------------------------------------------------------------------
+class OpenPage:
+    """A page in a fresh browser context, with its console errors, failed and outside requests."""
+
+    def __init__(self, browser, url: str, site: str, width: int = 1280, scheme: str = "light"):
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=scheme
+        )
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.outside: list[str] = []  # requests for anything that is not the site's own file
+        self.failed: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
+        self.page.on("requestfailed", lambda request: self.failed.append(request.url))
+        self.page.route("**/*", functools.partial(self._only_the_site, site))
+        self.response = self.page.goto(url, wait_until="load")
+        if self.page.evaluate("() => window.MathJax !== undefined"):  # only pages with math
+            self.page.wait_for_function(
+                "() => window.MathJax.startup && window.MathJax.startup.promise"
+            )
+            self.page.evaluate("() => window.MathJax.startup.promise")
+        self.page.wait_for_load_state("networkidle")
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} ({message.location.get('url')})")
+
+    def _only_the_site(self, site: str, route) -> None:
         url = route.request.url
-        if url.startswith(site_url):
+        if url.startswith(site) or url.startswith(("data:", "blob:", "about:")):
             route.continue_()
-        elif url.startswith(MATHJAX_PREFIX):
-            local = MATHJAX_PACKAGE / urlsplit(url).path.split("mathjax@3/", 1)[1]
-            if local.is_file():
-                content_type = mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-                # CORS header as the CDN sends it: MathJax's web fonts are cross-origin loads.
-                route.fulfill(
-                    body=local.read_bytes(),
-                    content_type=content_type,
-                    headers={"Access-Control-Allow-Origin": "*"},
-                )
-            else:  # a MathJax file the npm package lacks: a real failure, reported by the console
-                blocked.append(url)
-                route.abort()
         else:
-            blocked.append(url)
-            route.abort()  # shows as a console error ("Failed to load resource"): the test fails
+            self.outside.append(url)
+            route.abort()
 
-    page.route("**/*", handle)
+    def close(self) -> None:
+        self.context.close()
+
+    def problems(self) -> list[str]:
+        found = [f"console error: {error}" for error in self.console_errors]
+        found += [
+            f"request outside the site (the page must need no network): {u}" for u in self.outside
+        ]
+        found += [f"request failed: {url}" for url in self.failed if url not in self.outside]
+        return found
 
 
+MATH_FACTS = """() => {
+  const math = [...document.querySelectorAll('.math')];  // nav and footer too
+  return {
+    math: document.querySelectorAll('article .math').length,
+    untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent),
+    mathErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent),
+    brokenImages: [...document.querySelectorAll('img')]
+      .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src')),
+  };
+}"""
+
+PAGE_FACTS = """() => {
+  const figures = [...document.querySelectorAll('main .cell_output img')];
+  return {
+    figures: figures.length,
+    liveWidgets: document.querySelectorAll(
+      'script[type="application/vnd.jupyter.widget-view+json"]').length,
+    // the page's prose as a reader sees it: code and printed output left out
+    prose: (() => {
+      const main = document.querySelector('main').cloneNode(true);
+      main.querySelectorAll('pre, code, mjx-container, .MathJax').forEach(e => e.remove());
+      return main.textContent;
+    })(),
+  };
+}"""
+
+#: What sticks out sideways: the page itself, or a figure, table, equation or block of code that
+#: is wider than the article and not inside a wrapper that scrolls it.
+OVERFLOW = """() => {
+  const root = document.documentElement;
+  const problems = [];
+  if (root.scrollWidth > root.clientWidth + 1) {
+    problems.push(`the page scrolls sideways: ${root.scrollWidth} px > ${root.clientWidth} px`);
+  }
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const box = article.getBoundingClientRect();
+  const scroller = element => {
+    for (let p = element.parentElement; p && p !== article.parentElement; p = p.parentElement) {
+      const overflow = getComputedStyle(p).overflowX;
+      if (overflow === 'auto' || overflow === 'scroll') return p;
+    }
+    return null;
+  };
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+    (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ')[0] : '');
+  const selector = 'img, table, figure, svg, pre, mjx-container, .cell_output, .admonition, ' +
+                   '.highlight, dl, iframe, video';
+  for (const element of article.querySelectorAll(selector)) {
+    const r = element.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;  // hidden (e.g. a closed solution)
+    if (r.right <= box.right + 1 && r.left >= box.left - 1) continue;
+    const wrapper = scroller(element);
+    if (wrapper) {
+      const w = wrapper.getBoundingClientRect();
+      if (w.right <= box.right + 1 && w.left >= box.left - 1) continue;
+    }
+    problems.push(`${name(element)} spans ${Math.round(r.left)}-${Math.round(r.right)} px, ` +
+                  `the article ${Math.round(box.left)}-${Math.round(box.right)} px`);
+  }
+  return problems;
+}"""
+
+
+def screenshot_name(docname: str, variant: str) -> Path:
+    return ARTIFACTS / f"{docname.replace('/', '__')}--{variant}.png"
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("docname", PAGES)
-def test_page_renders_with_title_math_figures_and_no_console_errors(browser, site_url, docname):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    console_errors: list[str] = []
-    blocked: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            console_errors.append(f"{message.text} ({message.location.get('url')})")
-            if message.type == "error"
-            else None
-        ),
-    )
-    page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
-    serve_mathjax_locally_and_block_the_rest(page, site_url, blocked)
+def test_page_fits_the_screen_in_light_and_dark_mode(browser, site_url, docname, width, scheme):
+    opened = OpenPage(browser, f"{site_url}/{docname}.html", site_url, WIDTHS[width], scheme)
     try:
-        response = page.goto(f"{site_url}/{docname}.html", wait_until="load")
-        assert response is not None and response.ok, f"{docname}.html was not built"
-        has_mathjax = page.evaluate("() => window.MathJax !== undefined")
-        if has_mathjax:  # Sphinx loads MathJax only on pages with math; wait until it is done
-            page.wait_for_function("() => window.MathJax.startup && window.MathJax.startup.promise")
-            page.evaluate("() => window.MathJax.startup.promise")
-        page.wait_for_load_state("networkidle")
-        facts = page.evaluate(
-            """() => {
-              const math = [...document.querySelectorAll('.math')];  // nav and footer too
-              const images = [...document.querySelectorAll('img')];
-              const figures = [...document.querySelectorAll('main .cell_output img')];
-              return {
-                math: document.querySelectorAll('article .math').length,
-                untypeset: math.filter(e => !e.querySelector('mjx-container'))
-                                .map(e => e.textContent),
-                mathErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent),
-                brokenImages: images.filter(i => !(i.complete && i.naturalWidth > 0))
-                                    .map(i => i.getAttribute('src')),
-                figures: figures.length,
-                liveWidgets: document.querySelectorAll(
-                  'script[type="application/vnd.jupyter.widget-view+json"]').length,
-                colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')]
-                         .map(a => a.href),
-                // the page's prose as a reader sees it: code and printed output left out
-                prose: (() => {
-                  const main = document.querySelector('main').cloneNode(true);
-                  main.querySelectorAll('pre, code, mjx-container, .MathJax')
-                      .forEach(e => e.remove());
-                  return main.textContent;
-                })(),
-              };
-            }"""
+        assert opened.response is not None and opened.response.ok, f"{docname}.html was not built"
+        theme = opened.page.evaluate("() => document.documentElement.dataset.theme")
+        facts = opened.page.evaluate(MATH_FACTS)
+        overflow = opened.page.evaluate(OVERFLOW)
+        opened.page.screenshot(
+            path=str(screenshot_name(docname, f"{width}-{scheme}")), full_page=True
         )
-        # The screenshot first: the toggle checks below click and scroll the page.
-        page.screenshot(path=str(ARTIFACTS / f"{docname.replace('/', '__')}.png"), full_page=True)
-        dropdowns = check_solution_toggles(page)
-        title = page.title()
+        problems = opened.problems()
     finally:
-        context.close()
-
-    assert title == expected_title(docname), f"page title {title!r}"
-    if docname not in PAGES_WITHOUT_MATH:
-        assert facts["math"] > 0, (
-            f"{docname}: no math on the page (expected the lecture's equations)"
-        )
-    assert not facts["untypeset"], (
-        f"{docname}: math left untypeset by MathJax: {facts['untypeset']}"
-        + (
-            ""
-            if has_mathjax
-            else " (Sphinx loads MathJax only on pages with math of their own, so math in a "
-            "title shows raw in other pages' navigation: keep $...$ out of chapter titles)"
-        )
+        opened.close()
+    assert theme == scheme, f"{docname}: the theme is {theme!r} for a reader who prefers {scheme}"
+    assert not overflow, f"{docname} at {width} width, {scheme}: overflows sideways:\n" + "\n".join(
+        overflow
     )
+    assert not facts["untypeset"], f"{docname}: math left untypeset: {facts['untypeset']}"
     assert not facts["mathErrors"], f"{docname}: MathJax errors: {facts['mathErrors']}"
     assert not facts["brokenImages"], (
         f"{docname}: images that did not load: {facts['brokenImages']}"
     )
+    assert not problems, f"{docname} at {width} width, {scheme}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_renders_with_title_math_figures_and_no_console_errors(browser, site_url, docname):
+    opened = OpenPage(browser, f"{site_url}/{docname}.html", site_url)
+    try:
+        math = opened.page.evaluate(MATH_FACTS)
+        facts = opened.page.evaluate(PAGE_FACTS)
+        dropdowns = check_solution_toggles(opened.page)
+        title = opened.page.title()
+        problems = opened.problems()
+    finally:
+        opened.close()
+
+    assert title == expected_title(docname), f"page title {title!r}"
+    if docname not in PAGES_WITHOUT_MATH:
+        assert math["math"] > 0, (
+            f"{docname}: no math on the page (expected the lecture's equations)"
+        )
+    assert not math["untypeset"], (
+        f"{docname}: math left untypeset by MathJax: {math['untypeset']} (Sphinx loads MathJax "
+        "only on pages with math of their own, so math in a title shows raw in other pages' "
+        "navigation: keep $...$ out of chapter titles)"
+    )
     if docname.startswith("chapters/"):
         assert facts["figures"] > 0, f"{docname}: a chapter page with no figure output"
-        source = source_of(docname).relative_to(ROOT).as_posix()
-        repository = CONFIG["repository"]["url"].removeprefix("https://github.com/")
-        colab = f"https://colab.research.google.com/github/{repository}/blob/{CONFIG['repository']['branch']}/{source}"
-        assert colab in facts["colab"], f"{docname}: no Colab launch link {colab}: {facts['colab']}"
     unrendered = [
         f"{what}: ...{facts['prose'][max(0, m.start() - 40) : m.end() + 40]!r}..."
         for what, pattern in UNRENDERED_MARKUP.items()
@@ -256,15 +372,7 @@ def test_page_renders_with_title_math_figures_and_no_console_errors(browser, sit
         "so an explorer's cell must be tagged remove-output and followed by a static figure"
     )
     assert dropdowns["broken"] == [], f"{docname}: solution toggles that do not work: {dropdowns}"
-    assert not console_errors, (
-        f"{docname}: browser console errors:\n"
-        + "\n".join(console_errors)
-        + (
-            f"\nexternal requests the page made (aborted, no internet): {blocked}"
-            if blocked
-            else ""
-        )
-    )
+    assert not problems, f"{docname}:\n" + "\n".join(problems)
 
 
 def check_solution_toggles(page) -> dict:
@@ -289,20 +397,223 @@ def check_solution_toggles(page) -> dict:
     return {"count": dropdowns.count(), "broken": broken}
 
 
-def test_the_site_needs_no_network_but_mathjax(built_site):
-    """Static check of the HTML: the only external script or stylesheet is MathJax."""
-    loads = re.compile(
-        r'<script[^>]+src="(https?://[^"]+)"|<link[^>]+rel="stylesheet"[^>]+href="(https?://[^"]+)"'
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_works_opened_from_disk(browser, built_site, docname):
+    """No server at all: a reader opens the page from a folder (``file://``)."""
+    opened = OpenPage(browser, (built_site / f"{docname}.html").as_uri(), built_site.as_uri())
+    try:
+        facts = opened.page.evaluate(MATH_FACTS)
+        problems = opened.problems()
+    finally:
+        opened.close()
+    if docname not in PAGES_WITHOUT_MATH:
+        assert facts["math"] > 0, f"{docname}: no math on the page opened from disk"
+    assert not facts["untypeset"], f"{docname} from disk: math left untypeset: {facts['untypeset']}"
+    assert not facts["brokenImages"], (
+        f"{docname} from disk: images missing: {facts['brokenImages']}"
     )
+    assert not problems, f"{docname} from disk:\n" + "\n".join(problems)
+
+
+# --- the built HTML ------------------------------------------------------------------------------
+class Anchors(html.parser.HTMLParser):
+    """The ids of a page and the URLs it links to or loads (a, img, script, link)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.urls: list[tuple[str, str]] = []  # (tag, url)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        for key in ("id", "name"):
+            if attributes.get(key) and (key == "id" or tag == "a"):
+                self.ids.add(attributes[key])
+        for key in ("href", "src"):
+            if attributes.get(key) and tag in ("a", "img", "script", "link", "iframe", "source"):
+                self.urls.append((tag, attributes[key]))
+
+
+@functools.cache
+def parse(page: Path) -> Anchors:
+    parser = Anchors()
+    parser.feed(page.read_text())
+    return parser
+
+
+def test_every_internal_link_resolves(built_site):
+    """Every link and resource of every built page points to a file of the site, and to an
+    anchor that exists in it (what a link checker does, for internal links)."""
+    broken = []
+    for page in sorted(built_site.rglob("*.html")):
+        if page.relative_to(built_site).parts[0] in ("_static", "_sources", "_images"):
+            continue
+        for tag, url in parse(page).urls:
+            parts = urlsplit(url)
+            if parts.scheme or parts.netloc or url.startswith(("mailto:", "javascript:")):
+                continue  # outside the site: not followed (the browser test blocks loading any)
+            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{page.relative_to(built_site)}: <{tag}> {url}"
+            if not target.is_file():
+                broken.append(f"{where}: no such file")
+            elif (
+                parts.fragment
+                and target.suffix == ".html"
+                and unquote(parts.fragment) not in parse(target).ids
+            ):
+                broken.append(f"{where}: no anchor #{parts.fragment} in {target.name}")
+    assert not broken, f"{len(broken)} internal link(s) do not resolve:\n" + "\n".join(broken[:50])
+
+
+def test_the_site_loads_nothing_from_outside(built_site):
+    """Static check of every page: no script, stylesheet, image or frame from another site;
+    MathJax comes from the site's own _static/mathjax/."""
     external = set()
     for page in built_site.rglob("*.html"):
-        for match in loads.finditer(page.read_text()):
-            url = match.group(1) or match.group(2)
-            if not url.startswith(MATHJAX_PREFIX):
-                external.add(f"{page.relative_to(built_site)}: {url}")
+        for tag, url in parse(page).urls:
+            if tag != "a" and urlsplit(url).scheme in ("http", "https"):
+                external.add(f"{page.relative_to(built_site)}: <{tag}> {url}")
     assert not external, "pages load external resources:\n" + "\n".join(sorted(external))
+    mathjax = CONFIG["sphinx"]["config"]["mathjax_path"]
+    assert not urlsplit(mathjax).scheme, f"mathjax_path is a URL: {mathjax}"
+    assert (built_site / "_static" / mathjax).is_file(), f"_static/{mathjax} is not in the site"
+    chapter = (built_site / f"{CHAPTERS[0]}.html").read_text()
+    assert f'src="../_static/{mathjax}' in chapter, "a chapter page does not load the local MathJax"
 
 
 def test_built_pages_match_the_toc(built_site):
     missing = [name for name in PAGES if not (built_site / f"{name}.html").exists()]
     assert not missing, f"pages in _toc.yml that were not built: {missing}"
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_page_offers_the_notebook_and_colab(built_site, docname):
+    """The .ipynb download is the chapter's own notebook, and the Colab button opens that
+    notebook's path in the repository on the branch that _config.yml names."""
+    page = built_site / f"{docname}.html"
+    urls = [url for tag, url in parse(page).urls if tag == "a"]
+    source = source_of(docname).relative_to(ROOT).as_posix()
+
+    downloads = [url for url in urls if url.endswith(".ipynb") and not urlsplit(url).scheme]
+    assert downloads, f"{docname}: no .ipynb download link on the page"
+    downloaded = (page.parent / downloads[0]).resolve()
+    assert downloaded.is_file(), f"{docname}: the download link {downloads[0]} has no file"
+    assert nbformat.read(downloaded, as_version=4) == nbformat.read(ROOT / source, as_version=4)
+
+    repository = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    branch = CONFIG["repository"]["branch"]
+    colab = f"https://colab.research.google.com/github/{repository}/blob/{branch}/{source}"
+    colab_links = [url for url in urls if url.startswith("https://colab.research.google.com/")]
+    assert colab_links == [colab], f"{docname}: Colab links {colab_links}, expected [{colab}]"
+    notebook_path = colab.split(f"/blob/{branch}/", 1)[1]
+    assert (ROOT / notebook_path).is_file(), f"the Colab link opens {notebook_path}, not a file"
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_chapter_page_states_its_run_time_under_the_title(built_site, docname):
+    text = (built_site / f"{docname}.html").read_text()
+    article = text[text.index('<article class="bd-article">') :]
+    match = re.search(r"</h1>\s*<p class=\"chapter-run-time\">(.*?)</p>", article, re.DOTALL)
+    assert match, f"{docname}: no run-time line right under the title"
+    line = re.sub(r"<[^>]+>", "", match.group(1))
+    assert re.search(r"Expected run time: about \d+(\.\d)? (s|min) on \w", line), line
+    assert 'href="../status.html"' in match.group(1), f"{docname}: the line does not link status"
+
+
+def test_status_page_lists_every_chapter_and_the_versions(built_site):
+    text = (built_site / "status.html").read_text()
+    table = re.search(r'<table class="[^"]*chapter-execution-status.*?</table>', text, re.DOTALL)
+    assert table, "status page: no table of the chapters' execution"
+    rows = re.findall(r"<tr.*?</tr>", table.group(0), re.DOTALL)
+    for chapter in CHAPTERS:
+        row = next((r for r in rows if f'href="{chapter}.html"' in r), None)
+        assert row, f"status page: no row for {chapter}"
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td.*?</td>", row, re.S)]
+        assert re.fullmatch(r"\d+\.\d", cells[1]), f"{chapter}: run time {cells[1]!r}"
+        assert cells[3] == "passed", f"{chapter}: status {cells[3]!r}"
+        assert cells[4].startswith(("CPU", "GPU", "Apple")), f"{chapter}: device {cells[4]!r}"
+    environment = re.search(r'<table class="[^"]*build-environment.*?</table>', text, re.DOTALL)
+    assert environment, "status page: no table of the build's versions"
+    versions = re.sub(r"<[^>]+>", " ", environment.group(0))
+    for package in ("Python", "torch", "numpy", "rnnlib", "jupyter-book", "MathJax"):
+        assert re.search(rf"\b{re.escape(package)}\s+\d", versions), f"no version of {package}"
+
+
+def test_api_reference_lists_every_public_name_with_its_chapter(built_site):
+    text = (built_site / "api.html").read_text()
+    ids = parse(built_site / "api.html").ids
+    missing = [name for name in rnnlib_names.public_targets() if name not in ids]
+    assert not missing, f"public names the API reference lacks: {missing}"
+    for module in rnnlib_names.modules():
+        assert f"module-{module}" in ids, f"no section for {module}"
+    chapters = sorted(ROOT / f"{name}.ipynb" for name in CHAPTERS)
+    uses = rnnlib_names.first_chapters(chapters)
+    wrong = []
+    for name in rnnlib_names.public_targets():
+        start = text.index(f'id="{name}"')
+        end = text.find('<dt class="sig sig-object py" id=', start + 1)
+        entry = text[start:end]  # up to the next documented object (a method, or the next name)
+        line = re.search(r"rnnlib-in-the-book.*?</p>", entry, re.DOTALL)
+        if line is None:
+            wrong.append(f"{name}: no 'In the book' line")
+            continue
+        first = uses.get(name, [None])[0]
+        if first is None:
+            if "not used in a chapter yet" not in line.group(0):
+                wrong.append(f"{name}: used by no chapter, but the line says otherwise")
+        elif not re.search(rf"introduced in <a [^>]*href=\"chapters/{first.stem}\.html\"", line[0]):
+            wrong.append(f"{name}: the line does not link chapters/{first.stem}")
+    assert not wrong, "API entries without the right chapter link:\n" + "\n".join(wrong)
+
+
+def test_notation_page_lists_the_lecture_symbols_with_shape_and_chapter(built_site):
+    text = (built_site / "notation.html").read_text()
+    tex = " ".join(
+        html.unescape(m) for m in re.findall(r'<span class="math[^"]*">(.*?)</span>', text)
+    )
+    missing = [symbol for symbol in NOTATION_SYMBOLS if symbol not in tex]
+    assert not missing, f"symbols missing from the notation page: {missing}"
+    for row in re.findall(r"<tbody>.*?</tbody>", text, re.DOTALL):
+        for cells in re.findall(r"<tr.*?</tr>", row, re.DOTALL):
+            assert re.search(r'href="chapters/\d\d_\w+\.html"', cells), (
+                f"a notation row without the chapter that introduces it: {cells[:200]}"
+            )
+            assert len(re.findall(r"<td", cells)) == 4, f"a row without a shape column: {cells}"
+
+
+def test_glossary_defines_the_lecture_terms(built_site):
+    ids = parse(built_site / "glossary.html").ids
+    missing = [term for term in GLOSSARY_TERMS if f"term-{term.replace(' ', '-')}" not in ids]
+    assert not missing, f"terms the glossary lacks: {missing}"
+
+
+def test_linked_chapters_build_strictly_and_link_the_glossary_and_api(built_site, tmp_path):
+    """tools/link_terms.py on copies of the chapters: the book still builds with -W -n, and the
+    chapter pages link to the glossary and the API (the executed notebooks come from the cache,
+    which the links do not invalidate: they change Markdown only)."""
+    book = tmp_path / "book"
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout.split()
+    for name in tracked:
+        if (ROOT / name).is_file():
+            (book / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, book / name)
+    shutil.copytree(ROOT / ".cache" / "mathjax", book / ".cache" / "mathjax", symlinks=True)
+    shutil.copytree(ROOT / "_build" / ".jupyter_cache", book / "_build" / ".jupyter_cache")
+    chapters = [book / f"{name}.ipynb" for name in CHAPTERS]
+    assert link_terms.main([str(path) for path in chapters]) == 0
+    assert link_terms.main(["--check", *map(str, chapters)]) == 0
+
+    log = build(book)
+    assert "Executing notebook" not in log, "linking the chapters invalidated the execution cache"
+    for name in CHAPTERS:
+        text = (book / "_build" / "html" / f"{name}.html").read_text()
+        assert re.search(r'href="\.\./glossary\.html#term-', text), f"{name}: no glossary link"
+        assert re.search(r'href="\.\./api\.html#rnnlib', text), f"{name}: no API link"
