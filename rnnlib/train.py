@@ -200,9 +200,13 @@ def _to_device(value, device: torch.device):
 
 
 def _progress_bar(steps: int, progress: bool):
+    """A ``tqdm.auto`` bar over the steps, silent when ``progress`` is False, under CI (``CI``
+    set) or when ``TQDM_DISABLE`` is set (the book build sets it: a web page has no kernel to
+    animate a bar)."""
     from tqdm.auto import tqdm
 
-    quiet = (not progress) or bool(os.environ.get("CI"))
+    silenced = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false")
+    quiet = (not progress) or bool(os.environ.get("CI")) or silenced
     return tqdm(range(steps), disable=quiet, leave=False, desc="fit", mininterval=0.5)
 
 
@@ -232,8 +236,8 @@ def fit(
     * ``on_nonfinite``: ``"raise"`` (default) raises :class:`NonFiniteLossError`;
       ``"continue"`` records the ``nan``/``inf`` and takes the step anyway; ``"skip"`` records
       it and skips the update.
-    * ``progress``: a ``tqdm.auto`` bar (Jupyter, Colab, terminal), silent when the ``CI``
-      environment variable is set.
+    * ``progress``: a ``tqdm.auto`` bar (Jupyter, Colab, terminal), silent when the ``CI`` or
+      ``TQDM_DISABLE`` environment variable is set.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")

@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet -r requirements.txt
 bash scripts/mathjax.sh  # MathJax from npm: the site serves its own copy, no CDN
-jupyter-book build --all . -W -n --keep-going
+# TQDM_DISABLE: training progress bars would be dead widgets on a page without a kernel
+TQDM_DISABLE=1 jupyter-book build --all . -W -n --keep-going
 echo "book: open _build/html/index.html"

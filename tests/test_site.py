@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
+import os
 import re
 import shutil
 import subprocess
@@ -141,7 +142,8 @@ def build(root: Path, log_file: Path | None = None) -> str:
     """Build the book in ``root`` as CI does (strict: any warning fails); return the log."""
     jupyter_book = shutil.which("jupyter-book") or str(Path(sys.executable).parent / "jupyter-book")
     command = [jupyter_book, "build", "--all", str(root), "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=root)
+    environment = {**os.environ, "TQDM_DISABLE": "1"}  # as scripts/build.sh: no dead widgets
+    result = subprocess.run(command, capture_output=True, text=True, cwd=root, env=environment)
     log = result.stdout + result.stderr
     if log_file is not None:
         log_file.write_text(log)

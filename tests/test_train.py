@@ -427,3 +427,23 @@ def test_fit_trains_a_sequence_to_sequence_task():
     result = evaluate(model, task, device=CPU)
     assert result["loss"] < 0.5 * task.baseline_loss
     assert result["metric"] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("variables", "silent"),
+    [
+        ({}, False),
+        ({"CI": "true"}, True),
+        ({"TQDM_DISABLE": "1"}, True),
+        ({"TQDM_DISABLE": "0"}, False),
+    ],
+)
+def test_progress_bar_is_silent_under_ci_and_tqdm_disable(monkeypatch, variables, silent):
+    from rnnlib.train import _progress_bar
+
+    for name in ("CI", "TQDM_DISABLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert _progress_bar(3, progress=True).disable is silent
+    assert _progress_bar(3, progress=False).disable is True
