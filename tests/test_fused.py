@@ -12,11 +12,9 @@
 
 from __future__ import annotations
 
-import itertools
-import random
-
 import pytest
 import torch
+from layer_sweeps import layer_case_id, layer_cases
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -29,39 +27,7 @@ TOLERANCE = 1e-10  # float64
 
 
 # --- fused layer against the per-step path ---------------------------------------------------
-def fused_cases(count: int = 24, seed: int = 2024) -> list[dict]:
-    """Seeded sweep; batch 1, hidden 1, input 1 and T 1 appear, and the flags cycle through
-    every combination of bias, batch_first, given initial state and reverse."""
-    rng = random.Random(seed)
-    flags = list(itertools.product([True, False], repeat=4))
-    cases = []
-    for index in range(count):
-        bias, batch_first, given_state, reverse = flags[index % len(flags)]
-        cases.append(
-            {
-                "batch": 1 if index % 3 == 0 else rng.randint(2, 5),
-                "steps": 1 if index % 4 == 1 else rng.randint(2, 9),
-                "input_size": 1 if index % 5 == 2 else rng.randint(2, 6),
-                "hidden_size": 1 if index % 6 == 3 else rng.randint(2, 7),
-                "bias": bias,
-                "batch_first": batch_first,
-                "given_state": given_state,
-                "reverse": reverse,
-                "seed": rng.randrange(2**31),
-            }
-        )
-    return cases
-
-
-def case_id(case: dict) -> str:
-    return (
-        f"B{case['batch']}-T{case['steps']}-I{case['input_size']}-H{case['hidden_size']}"
-        f"-bias{int(case['bias'])}-bf{int(case['batch_first'])}-state{int(case['given_state'])}"
-        f"-rev{int(case['reverse'])}"
-    )
-
-
-CASES = fused_cases()
+CASES = layer_cases(count=24, seed=2024, max_steps=9)
 
 
 def per_step_forward(layer: RecurrentLayer, x, state):
@@ -112,7 +78,7 @@ def check_fused_equals_per_step(case: dict, device, dtype=torch.float64, toleran
         assert_close(a, b, f"dJ/d{name}", tolerance)
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", CASES, ids=layer_case_id)
 def test_fused_lstm_layer_equals_per_step_unroll(case):
     check_fused_equals_per_step(case, torch.device("cpu"))
 
@@ -138,7 +104,7 @@ def test_fused_lstm_spans_several_cache_blocks_of_the_backward_pass(monkeypatch)
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("case", CASES[:8], ids=case_id)
+@pytest.mark.parametrize("case", CASES[:8], ids=layer_case_id)
 def test_fused_lstm_layer_equals_per_step_unroll_on_cuda(case):
     check_fused_equals_per_step(case, torch.device("cuda"))
     check_fused_equals_per_step(case, torch.device("cuda"), torch.float32, tolerance=1e-5)

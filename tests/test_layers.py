@@ -17,6 +17,7 @@ import random
 
 import pytest
 import torch
+from layer_sweeps import layer_case_id, layer_cases
 from torch import nn
 
 from rnnlib import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, RecurrentLayer, RNNCell
@@ -71,39 +72,7 @@ def functional(weights: list[torch.Tensor], tensors: list[torch.Tensor]) -> torc
 
 
 # --- RecurrentLayer against single-layer torch.nn ------------------------------------------
-def layer_cases(count: int = 20, seed: int = 1997) -> list[dict]:
-    """Seeded sweep; batch 1, hidden 1, input 1 and T = 1 appear, flags cycle through all
-    combinations of bias, batch_first, given state and reverse."""
-    rng = random.Random(seed)
-    flags = list(itertools.product([True, False], repeat=4))
-    cases = []
-    for index in range(count):
-        bias, batch_first, given_state, reverse = flags[index % len(flags)]
-        cases.append(
-            {
-                "batch": 1 if index % 3 == 0 else rng.randint(2, 5),
-                "steps": 1 if index % 4 == 1 else rng.randint(2, 7),
-                "input_size": 1 if index % 5 == 2 else rng.randint(2, 6),
-                "hidden_size": 1 if index % 6 == 3 else rng.randint(2, 7),
-                "bias": bias,
-                "batch_first": batch_first,
-                "given_state": given_state,
-                "reverse": reverse,
-                "seed": rng.randrange(2**31),
-            }
-        )
-    return cases
-
-
-def layer_case_id(case: dict) -> str:
-    return (
-        f"B{case['batch']}-T{case['steps']}-I{case['input_size']}-H{case['hidden_size']}"
-        f"-bias{int(case['bias'])}-bf{int(case['batch_first'])}-state{int(case['given_state'])}"
-        f"-rev{int(case['reverse'])}"
-    )
-
-
-LAYER_CASES = layer_cases()
+LAYER_CASES = layer_cases(count=20, seed=1997, max_steps=7)
 
 
 def run_layer_parity(kind: str, case: dict, dtype: torch.dtype, device: torch.device) -> None:
