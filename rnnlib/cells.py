@@ -210,6 +210,7 @@ class RNNCell(RecurrentCell):
         return NONLINEARITIES[self.nonlinearity]
 
     def step(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+        """One step, ``h_t`` from ``x_projected = W_x x_t + b`` and ``h_{t-1}``."""
         # h_t = sigma(W_h h_{t-1} + W_x x_t + b)
         return self.sigma(self.pre_activation(x_projected, h_prev))
 
@@ -275,6 +276,8 @@ class LSTMCell(RecurrentCell):
         }
 
     def step(self, x_projected, state):
+        """One step, ``(h_t, c_t)`` from ``x_projected = W_x x_t + b`` and ``(h_{t-1}, c_{t-1})``:
+        the last two equations of the class docstring, on the gates of :meth:`gates`."""
         h_prev, c_prev = state
         gate = self.gates(x_projected, h_prev)
         # c_t = f_t * c_{t-1} + i_t * c~_t
@@ -328,6 +331,8 @@ class GRUCell(RecurrentCell):
         }
 
     def step(self, x_projected, h_prev):
+        """One step, ``h_t`` from ``x_projected = W_x x_t + b_x`` and ``h_{t-1}``: the last
+        equation of the class docstring, on the gates of :meth:`gates`."""
         gate = self.gates(x_projected, h_prev)
         # h_t = (1 - u_t) * h_{t-1} + u_t * h~_t, which is torch.lerp(h_{t-1}, h~_t, u_t)
         return torch.lerp(h_prev, gate["new_content"], gate["update_gate"])

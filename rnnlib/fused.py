@@ -1,14 +1,15 @@
 r"""A fused LSTM layer: the whole recurrence is one autograd node, with backpropagation through
 time (BPTT) written by hand, as cuDNN and oneDNN do.
 
-**Why it exists: speed.** Unrolled under autograd (:meth:`RecurrentLayer.unroll` calling
-:meth:`LSTMCell.step`), every time step records about a dozen graph nodes, and the backward of
-``chunk`` concatenates the four gate gradients with ``torch.cat`` at every step; that made
-rnnlib's LSTM 1.3-5x slower than ``torch.nn.LSTM``. Here the forward pass runs without autograd
-into preallocated buffers, and the backward pass writes each gate's gradient straight into its
-slice of one ``(T, batch, 4 hidden)`` buffer. **The per-step path is the reference**: the
-chapters read it, the gradient instruments use it, and the tests check this module against it
-(the same forward arithmetic, so the same outputs; gradients to 1e-10 in float64).
+**Why it exists: speed.** Unrolled under autograd (:meth:`~rnnlib.layers.RecurrentLayer.unroll`
+calling :meth:`~rnnlib.cells.LSTMCell.step`), every time step records about a dozen graph nodes,
+and the backward of ``chunk`` concatenates the four gate gradients with ``torch.cat`` at every
+step; that made rnnlib's LSTM 1.3-5x slower than ``torch.nn.LSTM``. Here the forward pass runs
+without autograd into preallocated buffers, and the backward pass writes each gate's gradient
+straight into its slice of one ``(T, batch, 4 hidden)`` buffer. **The per-step path is the
+reference**: the chapters read it, the gradient instruments use it, and the tests check this
+module against it (the same forward arithmetic, so the same outputs; gradients to 1e-10 in
+float64).
 
 Forward, for the steps in the order they are read (``t = 1..T``, or ``T..1`` when reversed)::
 
