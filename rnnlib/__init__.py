@@ -10,10 +10,13 @@ Modules, one job each:
 * :mod:`rnnlib.device`: device choice, seeding (``seeds``, ``RNNLIB_SEED_OFFSET``) and threads;
 * :mod:`rnnlib.checks`: input checks with readable errors;
 * :mod:`rnnlib.exercises`: checkers for the "implement it" exercises (the chain rule, an LSTM
-  step, a GRU step, clipping by norm, Jacobian products, scaling to a spectral radius);
+  step, a GRU step, clipping by norm, Jacobian products, scaling to a spectral radius, a
+  highway layer);
 * :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
   products, spectral tools and initialisations);
 * :mod:`rnnlib.clipping`: gradient clipping by norm and by value, from scratch;
+* :mod:`rnnlib.deep`: plain, residual, highway and dense blocks for deep feed-forward
+  networks, a builder and per-layer gradient norms;
 * :mod:`rnnlib.tasks`: synthetic tasks with documented chance baselines;
 * :mod:`rnnlib.models`: a recurrent layer with a linear readout;
 * :mod:`rnnlib.train`: the training loop ``fit``, its ``History``, and ``evaluate``;
@@ -27,6 +30,7 @@ from . import (
     cells,
     checks,
     clipping,
+    deep,
     device,
     exercises,
     fused,
@@ -49,6 +53,7 @@ __all__ = [
     "cells",
     "checks",
     "clipping",
+    "deep",
     "device",
     "exercises",
     "fused",

@@ -37,7 +37,13 @@ reference is never printed.
   dJ/dh^(T)]``, backpropagation through time for a tanh RNN written as the chain rule
   (chapter 1);
 * :func:`check_scale_to_spectral_radius`: ``fn(W, radius) -> W'``, a copy of ``W`` with
-  spectral radius ``radius`` (:func:`rnnlib.gradients.scale_to_spectral_radius`).
+  spectral radius ``radius`` (:func:`rnnlib.gradients.scale_to_spectral_radius`);
+* :func:`check_highway_block`: ``fn(x, W_H, b_H, W_T, b_T) -> y``, one highway layer
+  (:class:`rnnlib.deep.HighwayBlock`):
+
+  .. math::
+      H = \tanh(W_H x + b_H), \quad T = \sigma(W_T x + b_T), \quad
+      y = T \circ H + (1 - T) \circ x
 
 Shapes: B batch, I input, H hidden, T time steps.
 
@@ -63,6 +69,7 @@ __all__ = [
     "check_jacobian_product",
     "check_scale_to_spectral_radius",
     "check_chain_rule_gradients",
+    "check_highway_block",
 ]
 
 #: (rtol, atol) between the reader's float64 outputs and the reference (or a wrong variant).
@@ -944,4 +951,93 @@ def check_scale_to_spectral_radius(fn: Callable[..., torch.Tensor]) -> None:
     print(
         f"check_scale_to_spectral_radius: correct on {len(cases)} random matrices "
         f"(size {_span(sizes)}, radius {_span(radii)})."
+    )
+
+
+# --- a highway layer (chapter 7) ------------------------------------------------------------
+def _highway(squash=torch.tanh, gate=torch.sigmoid, swapped=False):
+    """A highway layer, or one with a mistake: H's nonlinearity, T's squashing, carry and
+    transform swapped."""
+
+    def block(x, W_H, b_H, W_T, b_T):
+        # H = tanh(W_H x + b_H), T = sigmoid(W_T x + b_T)
+        H = squash(x @ W_H.T + b_H)
+        T = gate(x @ W_T.T + b_T)
+        # y = T * H + (1 - T) * x
+        return (1 - T) * H + T * x if swapped else T * H + (1 - T) * x
+
+    return block
+
+
+_HIGHWAY_MISTAKES = [
+    _Mistake(
+        "carry and transform are swapped: T multiplies the new content H and the carry gate "
+        "1 - T the input x, y = T * H + (1 - T) * x.",
+        (_highway(swapped=True),),
+    ),
+    _Mistake(
+        "the transform gate has no sigmoid: T = sigmoid(W_T x + b_T), a number between 0 and 1.",
+        (_highway(gate=_identity), _highway(gate=_identity, squash=_identity)),
+    ),
+    _Mistake(
+        "H has no nonlinearity: H = tanh(W_H x + b_H), not W_H x + b_H.",
+        (_highway(squash=_identity),),
+    ),
+    _Mistake(
+        "H uses relu; in this exercise H = tanh(W_H x + b_H).",
+        (_highway(squash=torch.relu),),
+    ),
+]
+
+#: (batch, width): batch 1 and width 1 included.
+_HIGHWAY_SHAPES = [(1, 1), (1, 4), (2, 3), (3, 5), (5, 2), (4, 7)]
+
+
+def _highway_cases(seed: int = 7) -> list[_Case]:
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*size):
+        return torch.randn(*size, generator=generator, dtype=torch.float64)
+
+    cases = []
+    for batch, width in _HIGHWAY_SHAPES:
+        scale = 1 / math.sqrt(width)
+        args = {
+            "x": randn(batch, width),
+            "W_H": scale * randn(width, width),
+            "b_H": randn(width),
+            "W_T": scale * randn(width, width),
+            "b_T": randn(width) - 1,
+        }
+        cases.append(
+            _Case(
+                args,
+                f"batch {batch}, width {width}",
+                {"y": "= (batch, width)"},
+                "a tensor y of shape (batch, width)",
+            )
+        )
+    return cases
+
+
+def check_highway_block(fn: Callable[..., torch.Tensor]) -> None:
+    r"""Check ``fn(x, W_H, b_H, W_T, b_T) -> y``, one highway layer (Srivastava et al. 2015)
+    with a tanh transform, the equations of :class:`rnnlib.deep.HighwayBlock`:
+
+    .. math::
+        H = \tanh(W_H x + b_H), \quad T = \sigma(W_T x + b_T), \quad
+        y = T \circ H + (1 - T) \circ x
+
+    ``x`` is ``(batch, width)``, ``W_H`` and ``W_T`` are ``(width, width)``, ``b_H`` and ``b_T``
+    are ``(width,)``; each row of ``x`` is one example.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _highway_cases()
+    hint = "Shapes: x (batch, width), W_H and W_T (width, width), b_H and b_T (width,)."
+    _run("check_highway_block", fn, cases, _highway(), _HIGHWAY_MISTAKES, hint=hint)
+    batches, widths = zip(*_HIGHWAY_SHAPES, strict=True)
+    print(
+        f"check_highway_block: correct on {len(cases)} random layers "
+        f"(batch {_span(batches)}, width {_span(widths)})."
     )

@@ -19,6 +19,7 @@ from rnnlib.exercises import (
     check_chain_rule_gradients,
     check_clip_grad_norm,
     check_gru_step,
+    check_highway_block,
     check_jacobian_product,
     check_lstm_step,
     check_scale_to_spectral_radius,
@@ -648,6 +649,7 @@ CHECKERS = [
     check_clip_grad_norm,
     check_jacobian_product,
     check_scale_to_spectral_radius,
+    check_highway_block,
 ]
 
 
@@ -671,3 +673,72 @@ def test_checker_messages_are_reproducible():
             check_lstm_step(lstm_step)
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
+
+
+# --- highway layer --------------------------------------------------------------------------
+def highway_parts(x, W_H, b_H, W_T, b_T):
+    """A reader's pre-activations of H and T, with F.linear."""
+    return F.linear(x, W_H, b_H), F.linear(x, W_T, b_T)
+
+
+def highway_lerp(x, W_H, b_H, W_T, b_T):
+    """Right, written differently: x + T * (H - x), with torch.lerp."""
+    a_H, a_T = highway_parts(x, W_H, b_H, W_T, b_T)
+    return torch.lerp(x, torch.tanh(a_H), torch.sigmoid(a_T))
+
+
+def test_check_highway_block_accepts_the_reference(capsys):
+    check_highway_block(exercises._highway())
+    assert_one_success_line(capsys, "check_highway_block")
+
+
+def test_check_highway_block_accepts_a_lerp_implementation(capsys):
+    check_highway_block(highway_lerp)
+    assert_one_success_line(capsys, "check_highway_block")
+
+
+def test_check_highway_block_names_carry_and_transform_swapped():
+    def block(x, W_H, b_H, W_T, b_T):
+        a_H, a_T = highway_parts(x, W_H, b_H, W_T, b_T)
+        T = torch.sigmoid(a_T)
+        return T * x + (1 - T) * torch.tanh(a_H)
+
+    with pytest.raises(AssertionError, match="carry and transform are swapped"):
+        check_highway_block(block)
+
+
+def test_check_highway_block_names_missing_sigmoid_on_the_gate():
+    def block(x, W_H, b_H, W_T, b_T):
+        a_H, T = highway_parts(x, W_H, b_H, W_T, b_T)
+        return T * torch.tanh(a_H) + (1 - T) * x
+
+    with pytest.raises(AssertionError, match="the transform gate has no sigmoid"):
+        check_highway_block(block)
+
+
+def test_check_highway_block_names_h_without_its_nonlinearity():
+    def block(x, W_H, b_H, W_T, b_T):
+        H, a_T = highway_parts(x, W_H, b_H, W_T, b_T)
+        T = torch.sigmoid(a_T)
+        return T * H + (1 - T) * x
+
+    with pytest.raises(AssertionError, match="H has no nonlinearity"):
+        check_highway_block(block)
+
+
+def test_check_highway_block_names_relu_instead_of_tanh():
+    def block(x, W_H, b_H, W_T, b_T):
+        a_H, a_T = highway_parts(x, W_H, b_H, W_T, b_T)
+        T = torch.sigmoid(a_T)
+        return T * torch.relu(a_H) + (1 - T) * x
+
+    with pytest.raises(AssertionError, match="H uses relu"):
+        check_highway_block(block)
+
+
+def test_check_highway_block_reports_other_differences():
+    def block(x, W_H, b_H, W_T, b_T):
+        return highway_lerp(x, W_H, b_H, W_T, b_T) + 0.1
+
+    with pytest.raises(AssertionError, match="check_highway_block: "):
+        check_highway_block(block)
