@@ -11,7 +11,7 @@ Modules, one job each:
 * :mod:`rnnlib.checks`: input checks with readable errors;
 * :mod:`rnnlib.exercises`: checkers for the "implement it" exercises (the chain rule, an LSTM
   step, a GRU step, clipping by norm, Jacobian products, scaling to a spectral radius, a
-  highway layer);
+  highway layer, a bidirectional pass);
 * :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
   products, spectral tools and initialisations);
 * :mod:`rnnlib.clipping`: gradient clipping by norm and by value, from scratch;

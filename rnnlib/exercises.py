@@ -45,6 +45,10 @@ reference is never printed.
       H = \tanh(W_H x + b_H), \quad T = \sigma(W_T x + b_T), \quad
       y = T \circ H + (1 - T) \circ x
 
+* :func:`check_bidirectional_states`: ``fn(x, forward_cell, backward_cell) -> h``, the states
+  of a bidirectional RNN from two cells (:class:`rnnlib.layers.Bidirectional`),
+  :math:`h^{(t)} = [\overrightarrow{h}^{(t)}; \overleftarrow{h}^{(t)}]`.
+
 Shapes: B batch, I input, H hidden, T time steps.
 
 Not here: checks of backward passes, whole layers or training loops; float32 or GPU inputs;
@@ -70,6 +74,7 @@ __all__ = [
     "check_scale_to_spectral_radius",
     "check_chain_rule_gradients",
     "check_highway_block",
+    "check_bidirectional_states",
 ]
 
 #: (rtol, atol) between the reader's float64 outputs and the reference (or a wrong variant).
@@ -1040,4 +1045,144 @@ def check_highway_block(fn: Callable[..., torch.Tensor]) -> None:
     print(
         f"check_highway_block: correct on {len(cases)} random layers "
         f"(batch {_span(batches)}, width {_span(widths)})."
+    )
+
+
+# --- a bidirectional pass (chapter 8) -------------------------------------------------------
+def _one_direction(cell, x, reverse=False, back_in_order=True):
+    """The hidden states of ``cell`` run over ``x`` ``(B, T, I)``, read forwards or (``reverse``)
+    from t = T down to 1; returned ``(B, T, H)`` in time order unless ``back_in_order`` is
+    False (then in reading order)."""
+    inputs = x.unbind(1)  # T tensors (B, I)
+    h, states = None, []
+    for x_t in reversed(inputs) if reverse else inputs:
+        h = cell(x_t, h)
+        states.append(h)
+    if reverse and back_in_order:
+        states = states[::-1]
+    return torch.stack(states, dim=1)  # (B, T, H)
+
+
+def _bidirectional(reverse_back=True, same="", swapped=False, backward_reversed=True):
+    """The bidirectional pass, or one with a mistake: the backward states left in reading order,
+    one cell for both directions (``same`` = "forward" or "backward"), the halves swapped, or
+    the backward cell reading forwards."""
+
+    def states(x, forward_cell, backward_cell):
+        if same == "forward":
+            backward_cell = forward_cell
+        elif same == "backward":
+            forward_cell = backward_cell
+        # h_fwd^(t) = cell_fwd(x^(t), h_fwd^(t-1)), t = 1..T
+        h_forward = _one_direction(forward_cell, x)
+        # h_bwd^(t) = cell_bwd(x^(t), h_bwd^(t+1)), t = T..1
+        h_backward = _one_direction(backward_cell, x, backward_reversed, reverse_back)
+        # h^(t) = [h_fwd^(t); h_bwd^(t)]
+        halves = [h_backward, h_forward] if swapped else [h_forward, h_backward]
+        return torch.cat(halves, dim=-1)
+
+    return states
+
+
+_BIDIRECTIONAL_MISTAKES = [
+    _Mistake(
+        "the backward states are in reading order (h_bwd^(T) first): after the backward pass, "
+        "reverse its states back so that position t holds h_bwd^(t), the state that has read "
+        "x^(T), ..., x^(t).",
+        (_bidirectional(reverse_back=False), _bidirectional(reverse_back=False, swapped=True)),
+    ),
+    _Mistake(
+        "both directions use the same cell: the backward direction has its own weights, "
+        "backward_cell, separate from forward_cell's.",
+        (
+            _bidirectional(same="forward"),
+            _bidirectional(same="backward"),
+            _bidirectional(same="forward", reverse_back=False),
+        ),
+    ),
+    _Mistake(
+        "the halves are concatenated in the wrong order: h^(t) = [h_fwd^(t); h_bwd^(t)], the "
+        "forward state first (as torch.nn does).",
+        (_bidirectional(swapped=True),),
+    ),
+    _Mistake(
+        "the backward cell reads the sequence forwards: it must start at the last step, x^(T), "
+        "and end at the first.",
+        (
+            _bidirectional(backward_reversed=False),
+            _bidirectional(backward_reversed=False, swapped=True),
+        ),
+    ),
+]
+
+#: (batch, time, input, hidden): batch 1, time 1 and hidden 1 included.
+_BIDIRECTIONAL_SHAPES = [(1, 1, 2, 3), (1, 4, 1, 1), (2, 3, 3, 2), (3, 5, 2, 4), (4, 6, 3, 3)]
+
+
+def _bidirectional_cases(seed: int = 8) -> list[_Case]:
+    from .cells import RNNCell
+
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for batch, time, input_size, hidden in _BIDIRECTIONAL_SHAPES:
+        cells = []
+        for _ in range(2):
+            cell = RNNCell(input_size, hidden).double()
+            with torch.no_grad():
+                for parameter in cell.parameters():
+                    parameter.copy_(
+                        torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                    )
+            cells.append(cell.requires_grad_(False))
+        args = {
+            "x": torch.randn(batch, time, input_size, generator=generator, dtype=torch.float64),
+            "forward_cell": cells[0],
+            "backward_cell": cells[1],
+        }
+        cases.append(
+            _Case(
+                args,
+                f"batch {batch}, time {time}, input {input_size}, hidden {hidden}",
+                {"h": "= (batch, time, 2 * hidden)"},
+                "a tensor h of shape (batch, time, 2 * hidden)",
+            )
+        )
+    return cases
+
+
+def check_bidirectional_states(fn: Callable[..., torch.Tensor]) -> None:
+    r"""Check ``fn(x, forward_cell, backward_cell) -> h``, the hidden states of a bidirectional
+    RNN built from two cells (:class:`rnnlib.layers.Bidirectional`), starting from zero states:
+
+    .. math::
+        \overrightarrow{h}^{(t)} = \text{cell}_{\rightarrow}(x^{(t)}, \overrightarrow{h}^{(t-1)}),
+        \quad
+        \overleftarrow{h}^{(t)} = \text{cell}_{\leftarrow}(x^{(t)}, \overleftarrow{h}^{(t+1)}),
+        \quad
+        h^{(t)} = [\overrightarrow{h}^{(t)}; \overleftarrow{h}^{(t)}]
+
+    ``x`` is ``(batch, time, input)``; the cells are float64 :class:`rnnlib.cells.RNNCell`\ s
+    (call ``cell(x_t, h)`` with ``x_t`` of shape ``(batch, input)``; ``h=None`` is the zero
+    state); ``h`` is ``(batch, time, 2 * hidden)``, the forward half first.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _bidirectional_cases()
+    hint = (
+        "Shapes: x (batch, time, input); forward_cell(x_t, h) and backward_cell(x_t, h) take "
+        "x_t (batch, input) and h (batch, hidden) or None, and return the next h."
+    )
+    _run(
+        "check_bidirectional_states",
+        fn,
+        cases,
+        _bidirectional(),
+        _BIDIRECTIONAL_MISTAKES,
+        hint=hint,
+    )
+    times = [shape[1] for shape in _BIDIRECTIONAL_SHAPES]
+    hiddens = [shape[3] for shape in _BIDIRECTIONAL_SHAPES]
+    print(
+        f"check_bidirectional_states: correct on {len(cases)} random bidirectional RNNs "
+        f"(time {_span(times)}, hidden {_span(hiddens)})."
     )

@@ -30,7 +30,15 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Task", "AddingProblem", "TemporalOrder", "DistantRecall", "CopyMemory", "AnBn"]
+__all__ = [
+    "Task",
+    "AddingProblem",
+    "TemporalOrder",
+    "DistantRecall",
+    "CopyMemory",
+    "AnBn",
+    "MovieSentiment",
+]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -389,3 +397,170 @@ class AnBn(Task):
 
     def __repr__(self) -> str:
         return f"AnBn(max_n={self.max_n}, min_n={self.min_n})"
+
+
+class MovieSentiment(Task):
+    r"""The lecture's example, "the movie was terribly exciting !": sentiment of short synthetic
+    sentences in which a word's meaning depends on the word to its *right*.
+
+    Every sentence has ``seq_len = 7`` tokens, one word from each slot of the grammar, drawn
+    independently (uniformly within a slot unless said otherwise) from a ``torch.Generator``:
+
+    ====  =========  =====================================================================
+    slot  name       words
+    ====  =========  =====================================================================
+    0     DET        the, this
+    1     NOUN       movie, film, plot, cast
+    2     VERB       was, is
+    3     LEFT       *not* (probability 1/2), or one of so, also, really
+    4     ADVERB     *terribly* (probability 1/2), or very, quite, well
+    5     WORD       an adjective or a participle, chosen with the adverb (below)
+    6     END        ``!``, ``.``
+    ====  =========  =====================================================================
+
+    Adjectives carry a polarity: *exciting*, *funny*, *good* are positive (+1); *boring*,
+    *dull*, *bad* are negative (-1). Participles (*made*, *acted*, *written*) carry none. The
+    phrase of slots 4-5 and its polarity :math:`p`:
+
+    * *terribly* + adjective: an intensifier, :math:`p` = the adjective's polarity
+      ("terribly exciting" is positive, "terribly dull" negative); the next word is a positive
+      adjective with probability 1/2, a negative one with 1/4, a participle with 1/4;
+    * *terribly* + participle: :math:`p = -1` ("terribly acted" means badly acted);
+    * *very* or *quite* + adjective (positive or negative, 1/2 each): the adjective's polarity;
+    * *well* + participle: :math:`p = +1`.
+
+    So the contribution of *terribly* to the sentence is :math:`p`, +1 or -1 with probability
+    1/2 each, and it is decided by the word to its right. The sentence's sentiment is
+    :math:`s = -p` when slot 3 is the negation *not* and :math:`s = p` otherwise (a word to the
+    left); the label is 1 for :math:`s = +1` (positive) and 0 for negative, each with
+    probability 1/2. Examples: "the movie was really terribly exciting !" (positive), "this
+    film is not terribly exciting ." (negative), "the cast was so terribly acted !" (negative).
+
+    *Baseline*: the labels are balanced, so chance accuracy is 1/2 and the best
+    input-independent cross-entropy is :math:`\log 2`.
+
+    ``target="sentiment"`` (default): inputs ``(batch, 7, vocabulary size)`` one-hot tokens,
+    targets ``(batch,)`` labels, predictions ``(batch, 2)``. ``target="next_token"``: language
+    modelling on the same sentences: inputs are tokens 0..5, targets ``(batch, 6)`` tokens
+    1..6 (the next token at every step), predictions ``(batch, 6, vocabulary size)``; its
+    ``baseline_loss`` is the entropy of the next token given only its position, and
+    ``baseline_metric`` the accuracy of guessing the most frequent word of each position.
+    :meth:`sample_sentences` gives the token ids with the labels and the contributions.
+    """
+
+    kind = "classification"
+    SLOTS = {
+        "DET": ["the", "this"],
+        "NOUN": ["movie", "film", "plot", "cast"],
+        "VERB": ["was", "is"],
+        "LEFT": ["not", "so", "also", "really"],
+        "ADVERB": ["terribly", "very", "quite", "well"],
+        "POSITIVE": ["exciting", "funny", "good"],
+        "NEGATIVE": ["boring", "dull", "bad"],
+        "PARTICIPLE": ["made", "acted", "written"],
+        "END": ["!", "."],
+    }
+    #: the position of the adverb (*terribly*) in every sentence
+    ADVERB_POSITION = 4
+    TARGETS = ("sentiment", "next_token")
+
+    def __init__(self, target: str = "sentiment"):
+        if target not in self.TARGETS:
+            raise ValueError(f"target must be one of {self.TARGETS}, got {target!r}")
+        self.target = target
+        self.vocabulary = [word for words in self.SLOTS.values() for word in words]
+        self.index = {word: k for k, word in enumerate(self.vocabulary)}
+        self.input_size = len(self.vocabulary)
+        if target == "sentiment":
+            self.seq_len, self.output_size = 7, 2
+            self.baseline_loss, self.baseline_metric = math.log(2), 0.5
+        else:
+            self.seq_len, self.output_size = 6, len(self.vocabulary)
+            self.baseline_loss, self.baseline_metric = self._position_only_baseline()
+
+    def _ids(self, slot: str, choice: torch.Tensor) -> torch.Tensor:
+        """Token ids of ``SLOTS[slot][choice]``, element-wise."""
+        return torch.tensor([self.index[w] for w in self.SLOTS[slot]])[choice]
+
+    def sample_sentences(
+        self, batch_size: int, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``tokens`` ``(batch, 7)`` ids; ``label`` ``(batch,)`` (1 positive, 0 negative);
+        ``polarity`` ``(batch,)`` the phrase's :math:`p` (+1/-1); ``terribly`` ``(batch,)``
+        bool, whether slot 4 is *terribly* (its contribution is then ``polarity``)."""
+        self._check_batch_size(batch_size)
+        B = batch_size
+
+        def uniform(n: int) -> torch.Tensor:
+            return torch.randint(0, n, (B,), generator=generator)
+
+        def bernoulli(p: float) -> torch.Tensor:
+            return torch.rand(B, generator=generator) < p
+
+        negated = bernoulli(0.5)
+        left = torch.where(negated, 0, 1 + uniform(3))
+        terribly = bernoulli(0.5)
+        other_adverb = 1 + uniform(3)  # very, quite, well
+        adverb = torch.where(terribly, 0, other_adverb)
+        # what follows: 0 positive adjective, 1 negative adjective, 2 participle
+        u = torch.rand(B, generator=generator)
+        after_terribly = torch.where(u < 0.5, 0, torch.where(u < 0.75, 1, 2))
+        after_very = (u >= 0.5).long()
+        kind = torch.where(terribly, after_terribly, torch.where(adverb == 3, 2, after_very))
+        which = uniform(3)
+        word = torch.where(
+            kind == 0,
+            self._ids("POSITIVE", which),
+            torch.where(kind == 1, self._ids("NEGATIVE", which), self._ids("PARTICIPLE", which)),
+        )
+        # the phrase's polarity p: adjectives their own; terribly + participle -1; well + it +1
+        polarity = torch.where(kind == 0, 1, -1)
+        polarity = torch.where((kind == 2) & ~terribly, 1, polarity)
+        sentiment = torch.where(negated, -polarity, polarity)
+        tokens = torch.stack(
+            [
+                self._ids("DET", uniform(2)),
+                self._ids("NOUN", uniform(4)),
+                self._ids("VERB", uniform(2)),
+                self._ids("LEFT", left),
+                self._ids("ADVERB", adverb),
+                word,
+                self._ids("END", uniform(2)),
+            ],
+            dim=1,
+        )
+        return {
+            "tokens": tokens,
+            "label": (sentiment > 0).long(),
+            "polarity": polarity,
+            "terribly": terribly,
+        }
+
+    def one_hot(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(batch, time)`` token ids -> ``(batch, time, vocabulary size)`` float32 inputs."""
+        return F.one_hot(tokens, self.input_size).float()
+
+    def decode(self, tokens: torch.Tensor) -> list[str]:
+        """``(batch, time)`` token ids -> one string per sentence."""
+        return [" ".join(self.vocabulary[k] for k in row) for row in tokens.tolist()]
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        sentences = self.sample_sentences(batch_size, generator)
+        tokens = sentences["tokens"]
+        if self.target == "sentiment":
+            return self.one_hot(tokens), sentences["label"]
+        return self.one_hot(tokens[:, :-1]), tokens[:, 1:].clone()
+
+    def _position_only_baseline(self, samples: int = 200_000) -> tuple[float, float]:
+        """Entropy of the next token given its position, and the accuracy of the most frequent
+        word per position, estimated on a fixed seeded sample (to about 0.005)."""
+        tokens = self.sample_sentences(samples, torch.Generator().manual_seed(0))["tokens"][:, 1:]
+        entropy, correct = 0.0, 0.0
+        for column in tokens.T:
+            p = torch.bincount(column, minlength=self.input_size).double() / samples
+            entropy -= (p[p > 0] * p[p > 0].log()).sum().item()
+            correct += p.max().item()
+        return entropy / tokens.shape[1], correct / tokens.shape[1]
+
+    def __repr__(self) -> str:
+        return f"MovieSentiment(target={self.target!r})"
