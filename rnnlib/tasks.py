@@ -446,6 +446,11 @@ class MovieSentiment(Task):
     ``baseline_loss`` is the entropy of the next token given only its position, and
     ``baseline_metric`` the accuracy of guessing the most frequent word of each position.
     :meth:`sample_sentences` gives the token ids with the labels and the contributions.
+
+    >>> task = MovieSentiment()
+    >>> inputs, targets = task.sample(2, torch.Generator().manual_seed(0))
+    >>> tuple(inputs.shape), tuple(targets.shape)
+    ((2, 7, 27), (2,))
     """
 
     kind = "classification"
