@@ -64,7 +64,7 @@ from typing import Any
 
 import torch
 
-from .gradients import jacobian_product, scale_to_spectral_radius
+from .gradients import gradient_reach, jacobian_product, scale_to_spectral_radius
 
 __all__ = [
     "check_lstm_step",
@@ -75,6 +75,7 @@ __all__ = [
     "check_chain_rule_gradients",
     "check_highway_block",
     "check_bidirectional_states",
+    "check_gradient_reach",
 ]
 
 #: (rtol, atol) between the reader's float64 outputs and the reference (or a wrong variant).
@@ -1185,4 +1186,140 @@ def check_bidirectional_states(fn: Callable[..., torch.Tensor]) -> None:
     print(
         f"check_bidirectional_states: correct on {len(cases)} random bidirectional RNNs "
         f"(time {_span(times)}, hidden {_span(hiddens)})."
+    )
+
+
+# --- how far back the gradient reaches (chapter 10) -----------------------------------------
+def _reach_first_below(norms, threshold):
+    """Off by one: the first distance whose ratio is below the threshold."""
+    below = (norms / norms[0] < threshold).nonzero()
+    return int(below[0]) if len(below) else len(norms)
+
+
+def _reach_last_above(norms, threshold):
+    """The last distance above the threshold anywhere, even after the curve fell below it."""
+    return int((norms / norms[0] >= threshold).nonzero()[-1])
+
+
+def _reach_unnormalised(norms, threshold):
+    """The raw norms compared with the threshold, not their ratio to distance 0."""
+    above = (norms[1:] >= threshold).long().cumprod(0)
+    return int(above.sum())
+
+
+def _reach_strict(norms, threshold):
+    """``>`` where the definition says ``>=``."""
+    above = (norms / norms[0] > threshold).long().cumprod(0)
+    return int(above.sum()) - 1
+
+
+def _reach_count(norms, threshold):
+    """How many distances are above the threshold, wherever they are."""
+    return int((norms / norms[0] >= threshold).sum()) - 1
+
+
+_REACH_MISTAKES = [
+    (
+        "your function returns the first distance whose ratio is below the threshold; the reach "
+        "is the last distance before it (one less).",
+        _reach_first_below,
+    ),
+    (
+        "your function compares the raw norms with the threshold; compare the ratio "
+        "norms[k] / norms[0] (the gradient relative to where the loss is).",
+        _reach_unnormalised,
+    ),
+    (
+        "your function returns the last distance above the threshold anywhere; the curve must "
+        "stay above it at every distance up to the reach (a later rise does not count).",
+        _reach_last_above,
+    ),
+    (
+        "your function counts every distance above the threshold, even after the curve fell "
+        "below it; stop at the first one below.",
+        _reach_count,
+    ),
+    (
+        "your function uses > where the definition says >=: a ratio exactly at the threshold "
+        "still counts.",
+        _reach_strict,
+    ),
+]
+
+
+def _reach_cases() -> list[tuple[torch.Tensor, float, str]]:
+    """(norms, threshold, description): decays, rises after falling, exact ties, no decay."""
+    halving = 3.0 * 0.5 ** torch.arange(12, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(11)
+    noisy = 1e-2 * torch.exp(
+        -0.3 * torch.arange(30, dtype=torch.float64)
+        + 0.5 * torch.randn(30, generator=generator, dtype=torch.float64)
+    )
+    return [
+        (halving, 0.01, "a gradient that halves at every step, from 3.0"),
+        (halving, 0.125, "the same, with a ratio exactly at the threshold at k = 3"),
+        (
+            torch.tensor([2.0, 1.5, 0.01, 0.002, 1.0, 1.8], dtype=torch.float64),
+            0.1,
+            "a curve that falls below the threshold and rises again",
+        ),
+        (noisy, 1e-3, "a noisy exponential decay from 0.01"),
+        (torch.full((5,), 0.5, dtype=torch.float64), 0.9, "no decay at all"),
+        (torch.tensor([4.0], dtype=torch.float64), 0.5, "one distance only"),
+        (torch.tensor([1.0, 1e-9, 1.0], dtype=torch.float64), 1e-6, "a fall at the first step"),
+    ]
+
+
+def check_gradient_reach(fn: Callable[[torch.Tensor, float], int]) -> None:
+    r"""Check ``fn(norms, threshold) -> int``, how far back a gradient reaches: the largest
+    :math:`K` with
+
+    .. math:: \frac{\text{norms}[k]}{\text{norms}[0]} \ge \text{threshold}
+        \quad\text{for every } k = 0, \dots, K,
+
+    where ``norms[k]`` is :math:`\|\partial J^{(t)} / \partial h^{(t-k)}\|` (a 1-D float64
+    tensor; see :func:`rnnlib.gradients.gradient_reach`, the reference). ``norms`` must not be
+    modified; a Python ``int`` or a 0-dimensional integer tensor may be returned.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    name = "check_gradient_reach"
+    if not callable(fn):
+        raise AssertionError(f"{name}: expected a function, got {type(fn).__name__}")
+    cases = _reach_cases()
+    answers = []
+    for k, (norms, threshold, description) in enumerate(cases):
+        where = f"case {k + 1} of {len(cases)} ({description}, threshold {threshold:g})"
+        passed = {"norms": norms.clone(), "threshold": threshold}
+        result = _call(name, fn, passed, where, "norms is a 1-D float64 tensor.")
+        _check_unchanged(name, {"norms": norms}, {"norms": passed["norms"]}, where)
+        if (
+            isinstance(result, torch.Tensor)
+            and result.dim() == 0
+            and not result.is_floating_point()
+        ):
+            result = int(result)
+        if isinstance(result, bool) or not isinstance(result, int):
+            missing = " (a missing `return`?)" if result is None else ""
+            raise AssertionError(
+                f"{name}: your function returned {_kind(result)}{missing} on {where}; it must "
+                "return an int, the largest distance K."
+            )
+        answers.append(result)
+    expected = [gradient_reach(norms, threshold) for norms, threshold, _ in cases]
+    if answers == expected:
+        print(
+            f"{name}: correct on {len(cases)} gradient curves (lengths "
+            f"{_span([len(norms) for norms, _, _ in cases])}, a rise after a fall and exact ties "
+            "included)."
+        )
+        return
+    for message, variant in _REACH_MISTAKES:
+        if answers == [variant(norms.clone(), threshold) for norms, threshold, _ in cases]:
+            raise AssertionError(f"{name}: {message}")
+    k = next(k for k, (a, b) in enumerate(zip(answers, expected, strict=True)) if a != b)
+    norms, threshold, description = cases[k]
+    raise AssertionError(
+        f"{name}: wrong reach on case {k + 1} of {len(cases)} ({description}, threshold "
+        f"{threshold:g}): got {answers[k]}, expected {expected[k]}."
     )

@@ -29,7 +29,8 @@ A gradient :math:`\partial J / \partial h^{(j)}` is a *row* vector in the math a
 Functions here, grouped by job:
 
 * gradients through the states, from **one** backward pass: :func:`state_gradients`,
-  :func:`gradient_norms_by_distance`, :func:`gradient_norm_matrix`;
+  :func:`gradient_norms_by_distance`, :func:`gradient_norm_matrix`, and how far back they
+  reach, :func:`gradient_reach`;
 * Jacobians along a trajectory: :func:`trajectory`, :func:`step_jacobians`,
   :func:`jacobian_product`, :func:`jacobian_product_norms`, :func:`jacobian_bound`;
 * spectral tools and initialisations of a square ``W_h``: :func:`spectral_radius`,
@@ -53,6 +54,7 @@ __all__ = [
     "state_gradients",
     "gradient_norms_by_distance",
     "gradient_norm_matrix",
+    "gradient_reach",
     "trajectory",
     "step_jacobians",
     "jacobian_product",
@@ -186,6 +188,33 @@ def gradient_norm_matrix(
     ]
     norms = torch.linalg.vector_norm(torch.stack(gradients, dim=-2), dim=-1)  # (T, batch, T+1)
     return norms.permute(1, 0, 2)
+
+
+def gradient_reach(norms: torch.Tensor, threshold: float = 1e-3) -> int | torch.Tensor:
+    r"""How far back the gradient reaches: the largest distance :math:`K` such that
+
+    .. math:: \frac{\|\partial J^{(t)} / \partial h^{(t-k)}\|}
+        {\|\partial J^{(t)} / \partial h^{(t)}\|} \ge \text{threshold}
+        \quad \text{for every } k = 0, \dots, K.
+
+    ``norms[..., k]`` is :math:`\|\partial J^{(t)} / \partial h^{(t-k)}\|` (the layout of
+    :func:`gradient_norms_by_distance`); the ratio is taken to entry 0, so the reach is at least
+    0, and it is the last index when the ratio never falls below ``threshold``. The curve must
+    stay above the threshold all the way: a later rise does not count (the signal was already
+    lost on the way). Returns an ``int`` for a 1-D ``norms``, else a long tensor of the leading
+    shape (one reach per example).
+    """
+    norms = torch.as_tensor(norms).detach()
+    if norms.dim() == 0 or norms.shape[-1] == 0:
+        raise ValueError(f"norms must have at least one distance, got shape {tuple(norms.shape)}")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    if (norms[..., 0] <= 0).any() or not torch.isfinite(norms).all():
+        raise ValueError("norms must be finite, with a positive gradient at distance 0")
+    above = norms / norms[..., :1] >= threshold
+    # the number of leading distances above the threshold, minus one (distance 0 always is)
+    reach = above.long().cumprod(dim=-1).sum(dim=-1) - 1
+    return int(reach) if reach.dim() == 0 else reach
 
 
 # --- Jacobians along a trajectory -----------------------------------------------------------
