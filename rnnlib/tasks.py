@@ -418,8 +418,8 @@ class NumberAgreement(Task):
     last step, ``1 + num_phrases (3 + adjectives)`` steps after the subject noun at most.
 
     **Vocabulary** (one-hot, ``input_size`` channels, in this order): ``<pad>``, ``the``,
-    ``<verb>``, the prepositions :attr:`PREPOSITIONS`, the adjectives :attr:`ADJECTIVES`, then
-    for each of the first ``num_nouns`` lemmas of :attr:`NOUNS` its singular and its plural
+    ``<verb>``, the prepositions ``PREPOSITIONS``, the adjectives ``ADJECTIVES``, then
+    for each of the first ``num_nouns`` lemmas of ``NOUNS`` its singular and its plural
     form. :meth:`words` turns inputs back into text.
 
     The target is the subject's number: 0 = singular (*is*), 1 = plural (*are*). Predictions
