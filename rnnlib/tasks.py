@@ -519,6 +519,8 @@ class NumberAgreement(Task):
         return F.one_hot(tokens, self.input_size).float(), subject.clone()
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        """Training sentences: ``m`` uniform in ``0..num_phrases``, each phrase's noun an
+        attractor with probability ``attractor_prob``."""
         self._check_batch_size(batch_size)
         subject = torch.randint(0, 2, (batch_size,), generator=generator)
         phrases = _uniform_int(0, self.num_phrases, batch_size, generator)
@@ -607,6 +609,7 @@ class ShuffledTargets(Task):
         self.baseline_loss, self.baseline_metric = task.baseline_loss, task.baseline_metric
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        """A batch of the wrapped task with its targets rolled by one position."""
         _check_int("batch_size (a shuffle needs two sequences)", batch_size, 2)
         inputs, targets = self.task.sample(batch_size, generator)
         return inputs, targets.roll(-1, dims=0)
