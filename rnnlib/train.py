@@ -14,14 +14,24 @@ A non-finite loss or gradient stops training with :class:`NonFiniteLossError` (a
 ``FloatingPointError``) that names the step and the last finite gradient norm and suggests a
 clipping threshold, unless ``on_nonfinite="continue"`` (keep going, as a plain loop would:
 the chapter on exploding gradients shows what happens) or ``"skip"`` (drop that update).
+
+The other remedy for a run that blew up is to go back to an earlier, healthy state and continue
+more carefully: ``fit(..., checkpoint_every=k)`` keeps a :class:`rnnlib.train.Checkpoint`
+(the model's and the optimizer's state) every ``k`` steps whose loss and gradient were finite,
+in ``History.checkpoints`` (also on ``NonFiniteLossError.history``), and
+:func:`rnnlib.train.restore` loads one back, optionally with a new learning rate.
+
+Not here: checkpoints on disk, early stopping, learning-rate schedules.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
@@ -32,7 +42,7 @@ from .clipping import clip_grad_norm, clip_grad_value, global_grad_norm
 from .device import get_device, seed_everything
 from .plots import PALETTE, label
 
-__all__ = ["History", "NonFiniteLossError", "fit", "evaluate"]
+__all__ = ["Checkpoint", "History", "NonFiniteLossError", "fit", "evaluate", "restore"]
 
 ON_NONFINITE = ("raise", "continue", "skip")
 
@@ -78,13 +88,31 @@ class NonFiniteLossError(FloatingPointError):
 
 
 @dataclass
+class Checkpoint:
+    """A copy of the training state taken by :func:`fit` at the start of step ``step``.
+
+    ``model_state`` and ``optimizer_state`` are deep copies of ``model.state_dict()`` and
+    ``optimizer.state_dict()`` before that step's update; ``loss`` is the (finite) training loss
+    those parameters scored on that step's batch. Load it back with :func:`rnnlib.train.restore`.
+    """
+
+    step: int
+    loss: float
+    model_state: dict[str, Any]
+    optimizer_state: dict[str, Any]
+
+
+@dataclass
 class History:
     """What :func:`fit` records at every step (lists indexed by step).
 
     ``loss``: the training loss; ``grad_norm``: the global gradient norm before clipping;
     ``grad_norm_clipped``: after clipping (equal to ``grad_norm`` without clipping);
     ``clipped``: whether clipping changed the gradient (``grad_norm > clip_norm``, or an entry
-    beyond ``clip_value``); ``metric``: the task's metric on the training batch.
+    beyond ``clip_value``); ``metric``: the task's metric on the training batch;
+    ``checkpoints``: the :class:`rnnlib.train.Checkpoint` objects of
+    ``fit(..., checkpoint_every=k)``, oldest first (only steps whose loss and gradient norm were
+    finite; empty without ``checkpoint_every``).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -92,6 +120,7 @@ class History:
     grad_norm_clipped: list[float] = field(default_factory=list)
     clipped: list[bool] = field(default_factory=list)
     metric: list[float] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
     clip_norm: float | None = None
     clip_value: float | None = None
     baseline_loss: float | None = None
@@ -222,6 +251,7 @@ def fit(
     seed: int = 0,
     on_nonfinite: str = "raise",
     progress: bool = True,
+    checkpoint_every: int | None = None,
 ) -> History:
     """Train ``model`` on ``task`` for ``steps`` optimizer steps; return the :class:`History`.
 
@@ -238,6 +268,11 @@ def fit(
       it and skips the update.
     * ``progress``: a ``tqdm.auto`` bar (Jupyter, Colab, terminal), silent when the ``CI`` or
       ``TQDM_DISABLE`` environment variable is set.
+    * ``checkpoint_every``: at steps ``0, k, 2k, ...`` copy the model's and the optimizer's
+      state before the update into ``History.checkpoints`` (a
+      :class:`rnnlib.train.Checkpoint`), kept only if that step's loss and gradient norm are
+      finite; every kept copy stays in memory.
+      :func:`rnnlib.train.restore` loads one back.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
@@ -246,6 +281,14 @@ def fit(
     for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
         if value is not None and not (value > 0):
             raise ValueError(f"{name} must be positive (or None for no clipping), got {value!r}")
+    if checkpoint_every is not None and (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, int)
+        or checkpoint_every < 1
+    ):
+        raise ValueError(
+            f"checkpoint_every must be a positive integer (or None), got {checkpoint_every!r}"
+        )
     device = get_device() if device is None else torch.device(device)
     seed_everything(seed)
     model.to(device)
@@ -260,6 +303,12 @@ def fit(
     last_finite_norm: float | None = None
     bar = _progress_bar(steps, progress)
     for step in bar:
+        snapshot = None
+        if checkpoint_every is not None and step % checkpoint_every == 0:
+            snapshot = (
+                copy.deepcopy(model.state_dict()),
+                copy.deepcopy(optimizer.state_dict()),
+            )
         inputs, targets = _to_device(next(batches), device)
         optimizer.zero_grad(set_to_none=True)
         prediction = model(inputs)
@@ -299,12 +348,42 @@ def fit(
             raise NonFiniteLossError(step, loss_value, grad_norm, last_finite_norm, median, history)
         if finite:
             last_finite_norm = grad_norm
+            if snapshot is not None:
+                history.checkpoints.append(Checkpoint(step, loss_value, *snapshot))
         if finite or on_nonfinite == "continue":
             optimizer.step()
         if step % 25 == 0:
             bar.set_postfix(loss=f"{loss_value:.4g}", grad_norm=f"{grad_norm:.3g}")
     bar.close()
     return history
+
+
+def restore(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    checkpoint: Checkpoint,
+    lr: float | None = None,
+) -> None:
+    """Load ``checkpoint`` (from ``History.checkpoints``) into ``model`` and ``optimizer``.
+
+    The parameters and the optimizer's state (momentum, Adam's moments, its learning rate) become
+    what they were at the start of step ``checkpoint.step``; ``lr``, if given, then replaces the
+    learning rate of every parameter group, the usual second half of "restart from an earlier
+    checkpoint with a smaller learning rate". The checkpoint itself is not changed, so it can be
+    restored again. Continue with another :func:`fit` call (with a new ``seed`` for new batches).
+    """
+    if not isinstance(checkpoint, Checkpoint):
+        raise ValueError(
+            f"checkpoint must be an rnnlib.train.Checkpoint (from History.checkpoints), "
+            f"got {type(checkpoint).__name__}"
+        )
+    if lr is not None and not (lr > 0):
+        raise ValueError(f"lr must be positive (or None to keep the checkpoint's), got {lr!r}")
+    model.load_state_dict(copy.deepcopy(checkpoint.model_state))
+    optimizer.load_state_dict(copy.deepcopy(checkpoint.optimizer_state))
+    if lr is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
 
 
 @torch.no_grad()

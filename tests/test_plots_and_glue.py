@@ -50,3 +50,34 @@ def test_glue_hands_the_value_to_myst_nb_under_its_name(monkeypatch):
     ((data, kwargs),) = shown
     assert kwargs["metadata"]["scrapbook"]["name"] == "ratio"
     assert any(value == "0.75" for value in data.values()), data
+
+
+def test_draw_lstm_cell_labels_the_belt_the_gates_and_their_roles():
+    import matplotlib.pyplot as plt
+
+    from rnnlib.plots import PALETTE, draw_lstm_cell
+
+    fig, ax = plt.subplots()
+    assert draw_lstm_cell(ax) is ax
+    texts = {text.get_text(): text for text in ax.texts}
+    for symbol in (r"$c^{(t-1)}$", r"$c^{(t)}$", r"$h^{(t-1)}$", r"$x^{(t)}$", r"$h^{(t)}$"):
+        assert symbol in texts, symbol
+    for gate in (r"$f^{(t)}$", r"$i^{(t)}$", r"$\tilde c^{(t)}$", r"$o^{(t)}$"):
+        assert gate in texts, gate
+    # erase, write and read in the colour of the gate that does it
+    assert texts["erase"].get_color() == texts[r"$f^{(t)}$"].get_color() == PALETTE[1]
+    assert texts["write"].get_color() == texts[r"$i^{(t)}$"].get_color() == PALETTE[2]
+    assert texts["read"].get_color() == texts[r"$o^{(t)}$"].get_color() == PALETTE[0]
+    assert "cell state: the conveyor belt" in texts
+    assert not ax.axison
+    plt.close(fig)
+
+
+def test_draw_lstm_cell_makes_its_own_figure_without_axes():
+    import matplotlib.pyplot as plt
+
+    from rnnlib.plots import draw_lstm_cell
+
+    ax = draw_lstm_cell()
+    assert ax.figure is not None and len(ax.patches) >= 10
+    plt.close(ax.figure)
