@@ -38,7 +38,6 @@ __all__ = [
     "CopyMemory",
     "AnBn",
     "MagnitudeSum",
-    "DelayedXor",
 ]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -402,7 +401,7 @@ class AnBn(Task):
 
 class MagnitudeSum(Task):
     r"""A composition of two sequence transforms: a nonlinear map of each step, then a running
-    sum (chapter 9's task for what depth buys).
+    sum (chapter 9: what depth buys and what it costs).
 
     Inputs :math:`x^{(t)}` are drawn uniformly from :math:`[-1, 1]` (one channel); the target at
     every step is the running sum of their magnitudes, centred:
@@ -435,55 +434,3 @@ class MagnitudeSum(Task):
         self._check_batch_size(batch_size)
         x = 2 * torch.rand(batch_size, self.seq_len, 1, generator=generator) - 1
         return x, (x.abs() - 0.5).cumsum(dim=1)
-
-
-class DelayedXor(Task):
-    r"""Exclusive-or of two past bits, at every step (chapter 9's task for what depth costs).
-
-    Inputs are random bits :math:`b^{(t)} \in \{0, 1\}`, presented as :math:`x^{(t)} = 2
-    b^{(t)} - 1 \in \{-1, 1\}` (one channel). From step ``second + 1`` on, the target is
-    :math:`y^{(t)} = b^{(t - \text{first})} \oplus b^{(t - \text{second})}`; the first
-    ``second`` steps have no target (``PAD`` = -100, ignored by ``loss`` and ``metric``).
-
-    *Baseline*: the target is a fair coin independent of any one input, so chance accuracy is
-    1/2 and the best input-independent cross-entropy is :math:`\log 2`.
-
-    Predictions ``(batch, time, 2)`` (from ``readout="every"``), targets ``(batch, time)``;
-    ``metric`` is the accuracy over the steps with a target.
-    """
-
-    kind = "classification"
-    input_size = 1
-    output_size = 2
-    baseline_loss = math.log(2)
-    baseline_metric = 0.5
-    PAD = -100
-
-    def __init__(self, seq_len: int, first: int = 1, second: int = 3):
-        self.first = _check_int("first", first, 0)
-        self.second = _check_int("second", second, first + 1)
-        self.seq_len = _check_int("seq_len (at least one step with a target)", seq_len, second + 1)
-
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
-        self._check_batch_size(batch_size)
-        bits = torch.randint(0, 2, (batch_size, self.seq_len), generator=generator)
-        targets = torch.full_like(bits, self.PAD)
-        # y_t = b_(t - first) xor b_(t - second), for t >= second (0-based)
-        start, end = self.second, self.seq_len
-        targets[:, start:] = bits[:, start - self.first : end - self.first] ^ bits[:, : end - start]
-        return (2 * bits - 1).float().unsqueeze(-1), targets
-
-    def loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy averaged over the steps with a target."""
-        return F.cross_entropy(
-            prediction.reshape(-1, self.output_size), targets.reshape(-1), ignore_index=self.PAD
-        )
-
-    @torch.no_grad()
-    def metric(self, prediction: torch.Tensor, targets: torch.Tensor) -> float:
-        """Accuracy over the steps with a target."""
-        mask = targets != self.PAD
-        return (prediction.argmax(-1) == targets)[mask].float().mean().item()
-
-    def __repr__(self) -> str:
-        return f"DelayedXor(seq_len={self.seq_len}, first={self.first}, second={self.second})"
