@@ -3,15 +3,17 @@
 Modules, one job each:
 
 * :mod:`rnnlib.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` from the lecture's equations;
-* :mod:`rnnlib.layers`: a cell unrolled over time, stacking, bidirectionality, and ``RNN``,
-  ``LSTM``, ``GRU`` with ``torch.nn``'s interface;
+* :mod:`rnnlib.layers`: a cell unrolled over time, stacking (plain, or with residual or dense
+  connections between layers), bidirectionality, and ``RNN``, ``LSTM``, ``GRU`` with
+  ``torch.nn``'s interface;
 * :mod:`rnnlib.fused`: the LSTM layer's recurrence as one autograd node with hand-written
   backpropagation through time (for speed; the per-step cell is the reference);
 * :mod:`rnnlib.device`: device choice, seeding (``seeds``, ``RNNLIB_SEED_OFFSET``) and threads;
 * :mod:`rnnlib.checks`: input checks with readable errors;
 * :mod:`rnnlib.exercises`: checkers for the "implement it" exercises (the chain rule, an LSTM
   step, a GRU step, clipping by norm, Jacobian products, scaling to a spectral radius, a
-  highway layer, a bidirectional pass);
+  highway layer, a bidirectional pass, a residual stack of RNN layers, the reach of a
+  gradient);
 * :mod:`rnnlib.gradients`: gradient-flow instruments (per-step gradient norms, Jacobian
   products, spectral tools and initialisations);
 * :mod:`rnnlib.clipping`: gradient clipping by norm and by value, from scratch;

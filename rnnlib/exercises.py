@@ -48,6 +48,17 @@ reference is never printed.
 * :func:`check_bidirectional_states`: ``fn(x, forward_cell, backward_cell) -> h``, the states
   of a bidirectional RNN from two cells (:class:`rnnlib.layers.Bidirectional`),
   :math:`h^{(t)} = [\overrightarrow{h}^{(t)}; \overleftarrow{h}^{(t)}]`.
+* :func:`check_residual_stack`: ``fn(x, layers) -> outputs``, a stack of tanh RNN layers with
+  residual connections above the first (:class:`rnnlib.layers.StackedRNN`,
+  ``skip="residual"``):
+
+  .. math::
+      h_l^{(t)} = \tanh(W_{x,l} x_l^{(t)} + W_{h,l} h_l^{(t-1)} + b_l), \quad
+      x_{l+1}^{(t)} = h_l^{(t)} + x_l^{(t)} \ (l > 1)
+
+* :func:`check_gradient_reach`: ``fn(norms, threshold) -> K``, how far back a gradient
+  reaches: the largest :math:`K` with ``norms[k] / norms[0] >= threshold`` for every
+  :math:`k \le K` (:func:`rnnlib.gradients.gradient_reach`).
 
 Shapes: B batch, I input, H hidden, T time steps.
 
@@ -76,6 +87,7 @@ __all__ = [
     "check_highway_block",
     "check_bidirectional_states",
     "check_gradient_reach",
+    "check_residual_stack",
 ]
 
 #: (rtol, atol) between the reader's float64 outputs and the reference (or a wrong variant).
@@ -1322,4 +1334,127 @@ def check_gradient_reach(fn: Callable[[torch.Tensor, float], int]) -> None:
     raise AssertionError(
         f"{name}: wrong reach on case {k + 1} of {len(cases)} ({description}, threshold "
         f"{threshold:g}): got {answers[k]}, expected {expected[k]}."
+    )
+
+
+# --- a residual stack of RNN layers (chapter 9) ---------------------------------------------
+def _stack(residual=True, inside=False, before_tanh=False, returns="top"):
+    """A stack of tanh RNN layers with residual connections from the second layer up, or one
+    with a mistake: no residual connections, the residual fed back into the recurrence, added
+    before the tanh, or the bottom layer's output returned."""
+
+    def stack(x, layers):
+        outputs = []
+        for k, p in enumerate(layers):
+            skip = residual and k > 0
+            h = x.new_zeros(x.shape[0], p["W_h"].shape[0])  # (B, H)
+            steps = []
+            for x_t in x.unbind(1):  # T tensors (B, features)
+                # h_t = tanh(W_x x_t + W_h h_{t-1} + b)
+                pre = x_t @ p["W_x"].T + h @ p["W_h"].T + p["b"]
+                h = torch.tanh(pre + x_t if skip and before_tanh else pre)
+                if skip and inside:
+                    h = h + x_t  # the mistake: the sum becomes the recurrent state
+                steps.append(h)
+            h_all = torch.stack(steps, dim=1)  # (B, T, H)
+            # x_{l+1} = h_l + x_l above the first layer
+            x = h_all + x if skip and not (inside or before_tanh) else h_all
+            outputs.append(x)
+        return outputs[0] if returns == "bottom" else x
+
+    return stack
+
+
+_STACK_MISTAKES = [
+    _Mistake(
+        "no residual connections: this is the plain stack, x_(l+1) = h_l. Above the first "
+        "layer, add each layer's input to its output: x_(l+1) = h_l + x_l.",
+        (_stack(residual=False),),
+    ),
+    _Mistake(
+        "the residual is fed back into the recurrence: the sum h_l + x_l is what the next "
+        "layer reads, but the layer's own recurrent state h^(t-1) is its tanh output alone.",
+        (_stack(inside=True),),
+    ),
+    _Mistake(
+        "the input is added before the tanh, tanh(W_x x + W_h h + b + x); the residual adds "
+        "it after: x_(l+1) = tanh(...) + x_l.",
+        (_stack(before_tanh=True),),
+    ),
+    _Mistake(
+        "returns the first layer's outputs; return the top of the stack, x_(L+1).",
+        (_stack(returns="bottom"), _stack(residual=False, returns="bottom")),
+    ),
+]
+
+#: (batch, time, input, hidden, layers): batch 1, time 1 and one layer included.
+_STACK_SHAPES = [
+    (1, 1, 2, 3, 2),
+    (2, 4, 3, 5, 3),
+    (3, 5, 1, 4, 1),
+    (1, 6, 4, 2, 4),
+    (4, 3, 5, 6, 2),
+]
+
+
+def _stack_cases(seed: int = 9) -> list[_Case]:
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*size):
+        return torch.randn(*size, generator=generator, dtype=torch.float64)
+
+    cases = []
+    for batch, time, input_size, hidden, depth in _STACK_SHAPES:
+        layers = []
+        for k in range(depth):
+            features = input_size if k == 0 else hidden
+            scale = 1 / math.sqrt(features + hidden)
+            layers.append(
+                {
+                    "W_x": scale * randn(hidden, features),
+                    "W_h": scale * randn(hidden, hidden),
+                    "b": 0.5 * randn(hidden),
+                }
+            )
+        cases.append(
+            _Case(
+                {"x": randn(batch, time, input_size), "layers": layers},
+                f"batch {batch}, time {time}, input {input_size}, hidden {hidden}, "
+                f"{depth} layer{'s' if depth > 1 else ''}",
+                {"outputs": "= (batch, time, hidden)"},
+                "a tensor of shape (batch, time, hidden)",
+            )
+        )
+    return cases
+
+
+def check_residual_stack(fn: Callable[..., torch.Tensor]) -> None:
+    r"""Check ``fn(x, layers) -> outputs``, a stack of tanh RNN layers with residual
+    connections between them (:class:`rnnlib.layers.StackedRNN` with ``skip="residual"``):
+
+    .. math::
+        h_l^{(t)} = \tanh\big(W_{x,l}\, x_l^{(t)} + W_{h,l}\, h_l^{(t-1)} + b_l\big),
+        \quad h_l^{(0)} = 0, \qquad
+        x_{l+1}^{(t)} = \begin{cases} h_1^{(t)} & l = 1 \\
+            h_l^{(t)} + x_l^{(t)} & l > 1 \end{cases}
+
+    ``x`` (:math:`x_1`) is ``(batch, time, input)``; ``layers`` is a list of dicts, one per
+    layer from the bottom, with ``W_x`` ``(hidden, input)`` for the first layer and
+    ``(hidden, hidden)`` above it, ``W_h`` ``(hidden, hidden)`` and ``b`` ``(hidden,)``. The
+    first layer changes the size, so it has no residual connection. Return the top of the
+    stack, :math:`x_{L+1}`, shape ``(batch, time, hidden)``.
+
+    Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
+    """
+    cases = _stack_cases()
+    hint = (
+        "Shapes: x (batch, time, input); per layer W_x (hidden, input or hidden), W_h "
+        "(hidden, hidden), b (hidden,)."
+    )
+    _run("check_residual_stack", fn, cases, _stack(), _STACK_MISTAKES, hint=hint)
+    batches, times, _, hiddens, depths = zip(*_STACK_SHAPES, strict=True)
+    print(
+        f"check_residual_stack: correct on {len(cases)} random stacks "
+        f"(batch {_span(batches)}, time {_span(times)}, hidden {_span(hiddens)}, "
+        f"{_span(depths)} layers)."
     )

@@ -16,7 +16,7 @@ from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 from .checks import check_input, check_state
 from .fused import lstm_sequence
 
-__all__ = ["RecurrentLayer", "Bidirectional", "StackedRNN", "RNN", "LSTM", "GRU"]
+__all__ = ["RecurrentLayer", "Bidirectional", "SKIPS", "StackedRNN", "RNN", "LSTM", "GRU"]
 
 
 def _layout(batch_first: bool) -> str:
@@ -159,34 +159,124 @@ class Bidirectional(nn.Module):
         return torch.cat([forward_out, backward_out], dim=-1), (forward_final, backward_final)
 
 
-class StackedRNN(nn.Module):
-    """Layers applied in turn: the outputs of layer l are the inputs of layer l + 1."""
+#: The connections :class:`StackedRNN` can put between its layers.
+SKIPS = ("none", "residual", "dense")
 
-    def __init__(self, layers: list[nn.Module]):
+
+class StackedRNN(nn.Module):
+    r"""Layers applied in turn: the outputs of layer l are the inputs of layer l + 1.
+
+    Write :math:`x_l^{(t)}` for the input of layer :math:`l` at step :math:`t`
+    (:math:`x_1^{(t)}` is the stack's input) and :math:`h_l^{(t)}` for its output, computed by
+    the layer's own recurrence :math:`h_l^{(t)} = \text{cell}_l(x_l^{(t)}, h_l^{(t-1)})`.
+    ``skip`` chooses what the next layer reads:
+
+    .. math::
+        \text{none:}\quad & x_{l+1}^{(t)} = h_l^{(t)} \\
+        \text{residual:}\quad & x_{l+1}^{(t)} = h_l^{(t)} + x_l^{(t)}
+            \quad\text{(where layer } l \text{ has input size = hidden size)} \\
+        \text{dense:}\quad & x_{l+1}^{(t)} = \big[x_1^{(t)}; h_1^{(t)}; \dots; h_l^{(t)}\big]
+
+    and the stack returns :math:`x_{L+1}^{(t)}` for ``"none"`` and ``"residual"`` (the top
+    layer's output, plus its input for ``"residual"``) and :math:`h_L^{(t)}` for ``"dense"``.
+
+    * ``"residual"`` (He et al. 2016; between recurrent layers as in Wu et al. 2016 and
+      Britz et al. 2017's "Res") adds a layer's input to its output wherever the two have the
+      same size; a layer whose sizes differ (usually the first, from the input features to
+      the hidden size) gets no residual connection and **no projection**, so a residual stack
+      has exactly the parameters of the plain one (``residual_layers`` lists which layers
+      have one). With all its weights zero a residual layer is the identity, since
+      :math:`\tanh(0) = 0`.
+    * ``"dense"`` (Huang et al. 2017's DenseNet, and Britz et al. 2017's "ResD", which
+      connects every layer to all later ones) feeds layer :math:`l + 1` the concatenation,
+      along features, of the stack's input and the outputs of every layer below it, so its
+      ``input_size`` must be :math:`I + H_1 + \dots + H_l`. (Britz et al. *add* the earlier
+      layers' outputs where this *concatenates* them, as DenseNet does: our reading of their
+      text, unchecked.)
+
+    ``skip="none"`` (the default) is the plain stack of ``torch.nn.RNN(num_layers=...)``.
+    Shapes: ``(batch, time, features)`` or ``(time, batch, features)``, as the layers use;
+    the concatenation and the sum are over features, so either layout works.
+
+    >>> from rnnlib.cells import RNNCell
+    >>> stack = StackedRNN(
+    ...     [RecurrentLayer(RNNCell(3, 5)), RecurrentLayer(RNNCell(8, 5))], skip="dense"
+    ... )
+    >>> stack(torch.zeros(2, 7, 3))[0].shape
+    torch.Size([2, 7, 5])
+
+    Not here: dropout between layers, projections on mismatched residual connections, and
+    skips that reach the readout (the stack returns one tensor per step).
+    """
+
+    def __init__(self, layers: list[nn.Module], skip: str = "none"):
         super().__init__()
         if not layers:
             raise ValueError("StackedRNN needs at least one layer")
-        for lower, upper in zip(layers, layers[1:], strict=False):
-            if upper.input_size != lower.hidden_size:
+        if skip not in SKIPS:
+            raise ValueError(f"skip must be one of {SKIPS}, got {skip!r}")
+        self.skip = skip
+        features = layers[0].input_size
+        for index, (lower, upper) in enumerate(zip(layers, layers[1:], strict=False)):
+            if skip == "dense":
+                features += lower.hidden_size
+                if upper.input_size != features:
+                    raise ValueError(
+                        f"layer sizes do not chain densely: layer {index + 2} reads the "
+                        f"stack's input and the outputs of layers 1..{index + 1}, "
+                        f"{features} features, but has input_size {upper.input_size}"
+                    )
+            elif upper.input_size != lower.hidden_size:
                 raise ValueError(
                     f"layer sizes do not chain: a layer with {lower.hidden_size} "
                     f"outputs feeds one with input_size {upper.input_size}"
                 )
         self.layers = nn.ModuleList(layers)
 
+    @property
+    def input_size(self) -> int:
+        return self.layers[0].input_size
+
+    @property
+    def hidden_size(self) -> int:
+        """The size of the stack's output: the top layer's hidden size."""
+        return self.layers[-1].hidden_size
+
+    @property
+    def residual_layers(self) -> list[int]:
+        """The (0-based) layers that add their input to their output (``skip="residual"``)."""
+        if self.skip != "residual":
+            return []
+        return [
+            index
+            for index, layer in enumerate(self.layers)
+            if layer.input_size == layer.hidden_size
+        ]
+
     def forward(self, x: torch.Tensor, states: list | None = None):
-        """Return ``(outputs of the top layer, [final state of each layer])``."""
+        """Return ``(outputs of the stack, [final state of each layer])``."""
         if states is None:
             states = [None] * len(self.layers)
         if len(states) != len(self.layers):
             raise ValueError(
                 f"expected {len(self.layers)} initial states (one per layer), got {len(states)}"
             )
-        finals = []
-        for layer, state in zip(self.layers, states, strict=True):
-            x, final = layer(x, state)
+        residual = set(self.residual_layers)
+        finals, features = [], [x]
+        for index, (layer, state) in enumerate(zip(self.layers, states, strict=True)):
+            h, final = layer(x, state)  # h: (..., hidden of this layer)
             finals.append(final)
-        return x, finals
+            features.append(h)
+            if self.skip == "dense":
+                # x_{l+1} = [x_1; h_1; ...; h_l]
+                x = torch.cat(features, dim=-1)  # (..., I + H_1 + ... + H_l)
+            elif index in residual:
+                # x_{l+1} = h_l + x_l
+                x = h + x
+            else:
+                # x_{l+1} = h_l
+                x = h
+        return (features[-1] if self.skip == "dense" else x), finals
 
 
 class _TorchLikeRNN(nn.Module):

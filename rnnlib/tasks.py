@@ -40,6 +40,7 @@ __all__ = [
     "MovieSentiment",
     "NumberAgreement",
     "ShuffledTargets",
+    "MagnitudeSum",
 ]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -795,3 +796,40 @@ class ShuffledTargets(Task):
 
     def __repr__(self) -> str:
         return f"ShuffledTargets({self.task!r})"
+
+
+class MagnitudeSum(Task):
+    r"""A composition of two sequence transforms: a nonlinear map of each step, then a running
+    sum (chapter 9: what depth buys and what it costs).
+
+    Inputs :math:`x^{(t)}` are drawn uniformly from :math:`[-1, 1]` (one channel); the target at
+    every step is the running sum of their magnitudes, centred:
+
+    .. math:: y^{(t)} = \sum_{s=1}^{t} \left(\lvert x^{(s)} \rvert - \tfrac{1}{2}\right)
+
+    The first transform, :math:`x \mapsto \lvert x \rvert`, is not monotone, so no single
+    :math:`\tanh` of a linear function of :math:`x^{(t)}` computes it; the second, the sum, is
+    linear. A stacked RNN can give each transform a layer; a one-layer vanilla RNN must compute
+    :math:`\lvert x^{(t)} \rvert` in some units and add it to the sum one step later.
+
+    *Baseline*: :math:`\lvert x \rvert - \tfrac12` has mean 0 and variance :math:`\tfrac{1}{12}`,
+    so the best input-independent prediction is 0, whose MSE averaged over the steps is
+    :math:`\tfrac{1}{12} \cdot \tfrac{1}{T} \sum_{t=1}^{T} t = \tfrac{T + 1}{24}`.
+
+    ``loss`` and ``metric`` are the MSE over every step. Predictions ``(batch, time, 1)`` (from
+    ``readout="every"``), targets ``(batch, time, 1)``.
+    """
+
+    kind = "regression"
+    input_size = 1
+    output_size = 1
+
+    def __init__(self, seq_len: int):
+        self.seq_len = _check_int("seq_len", seq_len, 1)
+        self.baseline_loss = (seq_len + 1) / 24
+        self.baseline_metric = self.baseline_loss
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        self._check_batch_size(batch_size)
+        x = 2 * torch.rand(batch_size, self.seq_len, 1, generator=generator) - 1
+        return x, (x.abs() - 0.5).cumsum(dim=1)
