@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from failing_models import NaNAfter
 
 from rnnlib import LSTMCell, RNNCell, seed_everything
 from rnnlib.models import SequenceModel
@@ -14,22 +14,15 @@ from rnnlib.train import Checkpoint, NonFiniteLossError, fit, restore
 CPU = torch.device("cpu")
 
 
+def fit_small(model, lr, steps, **options):
+    """SGD on the adding problem of length 5, on the CPU, without a progress bar."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return fit(model, AddingProblem(5), optimizer, steps, device=CPU, progress=False, **options)
+
+
 def small_lstm(seed=0):
     seed_everything(seed)
     return SequenceModel(LSTMCell(2, 8), output_size=1)
-
-
-class NaNAfter(nn.Module):
-    """Wraps a model; its output becomes NaN from the ``after``-th call (0-based) on."""
-
-    def __init__(self, model, after):
-        super().__init__()
-        self.model, self.after, self.calls = model, after, 0
-
-    def forward(self, x):
-        out = self.model(x)
-        self.calls += 1
-        return out * float("nan") if self.calls > self.after else out
 
 
 def flat(model):
@@ -38,14 +31,7 @@ def flat(model):
 
 def test_without_checkpoint_every_no_checkpoint_is_kept():
     model = small_lstm()
-    history = fit(
-        model,
-        AddingProblem(5),
-        torch.optim.SGD(model.parameters(), lr=0.01),
-        5,
-        device=CPU,
-        progress=False,
-    )
+    history = fit_small(model, lr=0.01, steps=5)
     assert history.checkpoints == []
 
 
@@ -54,15 +40,7 @@ def test_without_checkpoint_every_no_checkpoint_is_kept():
 )
 def test_checkpoints_are_taken_at_multiples_of_checkpoint_every(steps, every, expected):
     model = small_lstm()
-    history = fit(
-        model,
-        AddingProblem(5),
-        torch.optim.SGD(model.parameters(), lr=0.01),
-        steps,
-        device=CPU,
-        progress=False,
-        checkpoint_every=every,
-    )
+    history = fit_small(model, lr=0.01, steps=steps, checkpoint_every=every)
     assert [c.step for c in history.checkpoints] == expected
     assert all(isinstance(c, Checkpoint) for c in history.checkpoints)
     assert [c.loss for c in history.checkpoints] == [history.loss[s] for s in expected]
@@ -71,15 +49,7 @@ def test_checkpoints_are_taken_at_multiples_of_checkpoint_every(steps, every, ex
 def test_a_checkpoint_holds_the_parameters_before_its_step_and_does_not_alias_the_model():
     model = small_lstm()
     start = flat(model).clone()
-    history = fit(
-        model,
-        AddingProblem(5),
-        torch.optim.SGD(model.parameters(), lr=0.1),
-        3,
-        device=CPU,
-        progress=False,
-        checkpoint_every=1,
-    )
+    history = fit_small(model, lr=0.1, steps=3, checkpoint_every=1)
     first = torch.cat([v.reshape(-1) for v in history.checkpoints[0].model_state.values()])
     assert torch.equal(first, start), "the checkpoint of step 0 is the initial model"
     assert not torch.equal(flat(model), start), "training moved on; the copy did not"
@@ -135,16 +105,7 @@ def test_only_finite_steps_are_checkpointed_and_the_error_carries_them():
 
 def test_continue_mode_skips_checkpoints_of_nonfinite_steps():
     model = NaNAfter(small_lstm(), after=3)
-    history = fit(
-        model,
-        AddingProblem(5),
-        torch.optim.SGD(model.parameters(), lr=0.01),
-        9,
-        device=CPU,
-        progress=False,
-        checkpoint_every=2,
-        on_nonfinite="continue",
-    )
+    history = fit_small(model, lr=0.01, steps=9, checkpoint_every=2, on_nonfinite="continue")
     assert [c.step for c in history.checkpoints] == [0, 2]
 
 

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 import torch
+from failing_models import NaNAfter
 from torch import nn
 
 from rnnlib import Bidirectional, LSTMCell, RecurrentLayer, RNNCell, StackedRNN, seed_everything
@@ -32,19 +33,6 @@ def exploding_rnn(seed=0, scale=3.0, hidden=16, input_size=2, output_size=1):
     with torch.no_grad():
         cell.W_h.copy_(scale * torch.randn(hidden, hidden) / math.sqrt(hidden))
     return SequenceModel(cell, output_size=output_size)
-
-
-class NaNAfter(nn.Module):
-    """Wraps a model; its output becomes NaN from the ``after``-th call (0-based) on."""
-
-    def __init__(self, model, after):
-        super().__init__()
-        self.model, self.after, self.calls = model, after, 0
-
-    def forward(self, x):
-        out = self.model(x)
-        self.calls += 1
-        return out * float("nan") if self.calls > self.after else out
 
 
 @pytest.mark.parametrize("seed", [0, 1])
