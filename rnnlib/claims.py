@@ -21,7 +21,8 @@ Two kinds of claim:
 
 When a claim holds it prints one line with its margin::
 
-    holds: ch05.adding.lstm_solves: median 0.031 < 0.1 over 5 seeds; calibrated 0.012-0.074 (60 draws), failure rate 7e-05
+    holds: ch05.adding.lstm_solves: median 0.031 < 0.1 over 5 seeds; calibrated 0.012-0.074
+    (60 draws), failure rate 7e-05
 
 When it does not, it raises ``AssertionError`` with one line: the sentence, the statistic, its
 value, the bound, the per-draw values and the calibrated range.
@@ -128,7 +129,7 @@ def claim(
     k = a.size
     if statistic == "at_least":
         if isinstance(at_least, bool) or not isinstance(at_least, int) or not 1 <= at_least <= k:
-            raise ValueError(f"at_least must be an integer in 1..{k} (of {k} draws), got {at_least}")
+            raise ValueError(f"at_least must be an integer in 1..{k} (the draws), got {at_least}")
     elif at_least is not None:
         raise ValueError(f"at_least= goes with statistic='at_least', not {statistic!r}")
 
@@ -259,7 +260,8 @@ def _line(record: dict) -> str:
         k, draws = record["k"], _plural(record["draws"], record["k"])
         statistic = record["statistic"]
         if statistic == "at_least":
-            body = f"{record['value']} of {k} {draws} {bound}, claimed at least {record['at_least']}"
+            claimed = record["at_least"]
+            body = f"{record['value']} of {k} {draws} {bound}, claimed at least {claimed}"
         elif statistic == "every":
             body = f"worst of {k} {draws} {_fmt(record['value'])}{relation}"
         else:
@@ -334,7 +336,8 @@ def _as_values(values: Any, what: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=float).reshape(-1)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be numbers, one per draw; got {type(values).__name__}") from None
+        kind = type(values).__name__
+        raise ValueError(f"{what} must be numbers, one per draw; got {kind}") from None
     if array.size == 0:
         raise ValueError(f"{what} is empty: a claim needs at least one draw")
     return array

@@ -168,7 +168,8 @@ def print_table(chapter: str, result: dict) -> bool:
             if part
         )
         if entry["kind"] != "statistical":
-            row = f"{name:<52} {'exact':<8} {'':>3} {'':>5} {'':>9} {'':>9} {'':>9} {'':>14} {'0':>9}"
+            blank = " " * (3 + 5 + 9 * 3 + 14 + 5)
+            row = f"{name:<52} {'exact':<8} {blank} {'0':>9}"
         else:
             stat = entry["statistic"]
             if stat == "at_least":
@@ -192,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--first-offset", type=int, default=1_000_000)
     parser.add_argument("--stride", type=int, default=100_000)
-    parser.add_argument("--append", action="store_true", help="add to a calibration of the same code")
+    parser.add_argument(
+        "--append", action="store_true", help="add runs to a calibration of the same code"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "calibration")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.jobs < 1:
@@ -228,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             results[job] = run
             name = Path(job[0]).stem
             status = "ok" if run["error"] is None else f"ERROR {run['error']}"
-            print(f"  {name} offset {job[1]} threads {job[2]}: {run['seconds']} s {status}", flush=True)
+            where = f"{name} offset {job[1]} threads {job[2]}"
+            print(f"  {where}: {run['seconds']} s {status}", flush=True)
 
     import torch
 
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     for notebook, chapter, code, previous, jobs in plans:
         runs = [results[job] for job in jobs]
         records = [read_log(job[3]) for job in jobs]
-        for run, run_records in zip(runs, records, strict=True):
+        for run_records in records:
             wrong = {r["name"] for r in run_records if r["chapter"] != chapter}
             if wrong:
                 raise SystemExit(f"{notebook.name}: claims named for another chapter: {wrong}")
