@@ -24,13 +24,18 @@ Modules, one job each:
 * :mod:`rnnlib.train`: the training loop ``fit``, its ``History``, and ``evaluate``;
 * :mod:`rnnlib.plots`: the book's palette and small multiples;
 * :mod:`rnnlib.book`: ``glue``, numbers from a run into a page's prose;
+* :mod:`rnnlib.claims`: every claim a chapter makes, ``exact`` or statistical (``claim``),
+  checked, printed with its margin and logged;
+* :mod:`rnnlib.calibration`: how often a statistical claim fails, from calibration draws;
 * :mod:`rnnlib.widgets`: interactive explorers.
 """
 
 from . import (
     book,
+    calibration,
     cells,
     checks,
+    claims,
     clipping,
     deep,
     device,
@@ -52,8 +57,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "book",
+    "calibration",
     "cells",
     "checks",
+    "claims",
     "clipping",
     "deep",
     "device",

@@ -543,6 +543,33 @@ def test_status_page_lists_every_chapter_and_the_versions(built_site):
         assert re.search(rf"\b{re.escape(package)}\s+\d", versions), f"no version of {package}"
 
 
+def test_claims_page_lists_every_claim_with_its_line_calibration_and_chapter_link(built_site):
+    """Every claim a chapter's code makes has a row on the Claims page, linked to the line it
+    printed in the chapter; statistical rows show a calibrated range and a failure rate within
+    the budget; each chapter links to its part of the page."""
+    from test_calibration import claim_calls, claim_name
+
+    text = (built_site / "claims.html").read_text()
+    assert re.search(r'<table class="[^"]*claims-summary', text), "claims page: no summary table"
+    for chapter in CHAPTERS:
+        path = source_of(chapter)
+        number = Path(chapter).name[:2]
+        for function, call in claim_calls(path):
+            name = claim_name(call)
+            href = f'href="{chapter}.html#claim-{name.replace(".", "-").replace("_", "-")}"'
+            row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{re.escape(href)}.*?</tr>", text, re.S)
+            assert row, f"claims page: no row linking {name} to its line in {chapter}"
+            cells = re.findall(r"<td.*?</td>", row[0], re.S)
+            cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+            if function == "claim":
+                assert cells[2] == "statistical" and "draws" in cells[5], f"{name}: {cells}"
+                assert float(cells[6]) <= 1e-4, f"{name}: failure rate {cells[6]}"
+            else:
+                assert cells[2] == "exact", f"{name}: {cells}"
+        page = (built_site / f"{chapter}.html").read_text()
+        assert f"claims.html#claims-ch{number}" in page, f"{chapter} does not link its claims"
+
+
 def test_api_reference_lists_every_public_name_with_its_chapter(built_site):
     text = (built_site / "api.html").read_text()
     ids = parse(built_site / "api.html").ids

@@ -38,6 +38,8 @@ MODULE_ORDER = [
     "checks",
     "exercises",
     "book",
+    "claims",
+    "calibration",
 ]
 
 #: A dotted rnnlib name as a chapter writes it: ``rnnlib.LSTMCell``, ``rnnlib.train.fit``.
