@@ -12,7 +12,10 @@ from rnnlib.train import fit_seeds
 
 def small_model(seed, task):
     torch.manual_seed(seed)
-    layers = [RecurrentLayer(rnnlib.GRUCell(task.input_size, 5)), RecurrentLayer(rnnlib.GRUCell(5, 5))]
+    layers = [
+        RecurrentLayer(rnnlib.GRUCell(task.input_size, 5)),
+        RecurrentLayer(rnnlib.GRUCell(5, 5)),
+    ]
     return SequenceModel(StackedRNN(layers, skip="residual"), task.output_size, readout="every")
 
 
