@@ -42,7 +42,15 @@ from .clipping import clip_grad_norm, clip_grad_value, global_grad_norm
 from .device import get_device, seed_everything
 from .plots import PALETTE, label
 
-__all__ = ["Checkpoint", "History", "NonFiniteLossError", "fit", "evaluate", "restore"]
+__all__ = [
+    "Checkpoint",
+    "History",
+    "NonFiniteLossError",
+    "fit",
+    "fit_stacked",
+    "evaluate",
+    "restore",
+]
 
 ON_NONFINITE = ("raise", "continue", "skip")
 
@@ -356,6 +364,77 @@ def fit(
             bar.set_postfix(loss=f"{loss_value:.4g}", grad_norm=f"{grad_norm:.3g}")
     bar.close()
     return history
+
+
+def fit_stacked(
+    models: Sequence[nn.Module],
+    task,
+    steps: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> list[History]:
+    """Train several models of the same shape (e.g. one per seed) as one stacked model.
+
+    Each model gets its own Adam (``lr``) and its own batches: every step draws
+    ``len(models) * batch_size`` sequences from ``task.batches(..., seed)`` and model ``i``
+    trains on the ``i``-th block of ``batch_size``. The parameters are stacked
+    (``torch.func.stack_module_state``) and the forward pass is vectorised over the models
+    (``torch.func.vmap``), so ``k`` small models cost about as much as two or three. Adam acts
+    on each entry separately, so this is ``k`` independent trainings, not one bigger model.
+    The trained parameters are copied back into ``models``; returns one :class:`History` per
+    model (``loss``, ``grad_norm`` and ``metric`` per step; no clipping, no checkpoints).
+    """
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from .layers import RecurrentLayer
+
+    models = list(models)
+    if not models:
+        raise ValueError("models is empty: give at least one model to train")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    device = get_device() if device is None else torch.device(device)
+    seed_everything(seed)
+    for model in models:
+        model.to(device).train()
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    for module in base.modules():
+        if isinstance(module, RecurrentLayer):
+            # the fused LSTM backward is an autograd.Function without vmap support: this private
+            # copy runs step by step (the same equations and gradients)
+            module._fused_lstm = lambda: False
+
+    def forward(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    k = len(models)
+    optimizer = torch.optim.Adam(list(params.values()), lr=lr)
+    histories = [History(baseline_loss=getattr(task, "baseline_loss", None)) for _ in models]
+    batches = task.batches(k * batch_size, seed)
+    for _ in range(steps):
+        inputs, targets = _to_device(next(batches), device)
+        inputs = inputs.reshape(k, batch_size, *inputs.shape[1:])
+        targets = targets.reshape(k, batch_size, *targets.shape[1:])
+        optimizer.zero_grad(set_to_none=True)
+        prediction = vmap(forward)(params, buffers, inputs)
+        losses = torch.stack([task.loss(prediction[i], targets[i]) for i in range(k)])
+        losses.sum().backward()
+        squares = sum(p.grad.flatten(1).pow(2).sum(1) for p in params.values())
+        for i, history in enumerate(histories):
+            history.loss.append(losses[i].item())
+            history.grad_norm.append(squares[i].sqrt().item())
+            history.grad_norm_clipped.append(history.grad_norm[-1])
+            history.clipped.append(False)
+            history.metric.append(task.metric(prediction[i].detach(), targets[i]))
+        optimizer.step()
+    with torch.no_grad():
+        for i, model in enumerate(models):
+            for name, parameter in model.named_parameters():
+                parameter.copy_(params[name][i])
+    return histories
 
 
 def restore(
