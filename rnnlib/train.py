@@ -378,56 +378,82 @@ def fit_seeds(
     clip_norm: float | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
-) -> torch.Tensor:
+) -> list[History]:
     """Train ``models`` (one architecture, one model per seed, built by the caller) together
-    with Adam, as one batched model; return the training loss per step and model, ``(steps, S)``.
+    with Adam, as one batched model; return one :class:`History` per model.
 
     The models' parameters are stacked (``torch.func.stack_module_state``) and the forward pass
-    is vmapped over them, so one step costs far less than ``S`` separate steps. Each model
+    is vmapped over them, so ``S`` small models cost about as much as two or three. Each model
     still trains as it would alone: it gets its own batches (``task.sample(S * batch_size)``
-    per step from one generator seeded with ``seed``, split in ``S``), Adam's update is
-    elementwise, and ``clip_norm`` clips each model's gradient by its own norm. At the end each
-    model's parameters are its trained ones (buffers are not trained). ``task`` needs
-    ``sample(batch_size, generator)`` and ``loss(prediction, targets)``; no dropout.
+    per step from one generator seeded with ``seed``, split in ``S`` blocks: the batches of
+    ``task.batches(S * batch_size, seed)``), Adam's update is elementwise, and ``clip_norm``
+    clips each model's gradient by its own norm, as :func:`rnnlib.clipping.clip_grad_norm`
+    does for one model. At the end each model's parameters are its trained ones (buffers are
+    not trained). ``task`` needs ``sample(batch_size, generator)`` and
+    ``loss(prediction, targets)``; a ``metric(prediction, targets)`` is recorded when it has
+    one. Each history has ``loss``, ``grad_norm`` (before clipping), ``grad_norm_clipped``,
+    ``clipped`` and ``metric`` per step; no checkpoints, no dropout.
     """
+    from .layers import RecurrentLayer
+
+    models = list(models)
+    if not models:
+        raise ValueError("models is empty: give at least one model to train")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    if not models:
-        raise ValueError("fit_seeds needs at least one model")
     if clip_norm is not None and not (clip_norm > 0):
         raise ValueError(f"clip_norm must be positive (or None), got {clip_norm!r}")
     device = get_device() if device is None else torch.device(device)
-    models = [model.to(device) for model in models]
+    models = [model.to(device).train() for model in models]
     params, buffers = torch.func.stack_module_state(models)
     base = copy.deepcopy(models[0]).to("meta")
+    for module in base.modules():
+        if isinstance(module, RecurrentLayer):
+            # the fused LSTM backward is an autograd.Function without vmap support: this private
+            # copy runs step by step (the same equations and gradients)
+            module._fused_lstm = lambda: False
 
-    def loss_of(p, b, inputs, targets):
-        return task.loss(torch.func.functional_call(base, (p, b), (inputs,)), targets)
+    def forward(p, b, inputs):
+        return torch.func.functional_call(base, (p, b), (inputs,))
 
-    batched_loss = torch.vmap(loss_of)
+    batched_forward, batched_loss = torch.vmap(forward), torch.vmap(task.loss)
+    metric = getattr(task, "metric", None)
     optimizer = torch.optim.Adam(list(params.values()), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    S, losses = len(models), []
+    S = len(models)
+    baseline = getattr(task, "baseline_loss", None)
+    histories = [History(clip_norm=clip_norm, baseline_loss=baseline) for _ in models]
     for _ in range(steps):
         inputs, targets = task.sample(S * batch_size, generator)
         inputs = inputs.reshape(S, batch_size, *inputs.shape[1:]).to(device)
         targets = targets.reshape(S, batch_size, *targets.shape[1:]).to(device)
         optimizer.zero_grad(set_to_none=True)
-        loss = batched_loss(params, buffers, inputs, targets)
+        prediction = batched_forward(params, buffers, inputs)
+        loss = batched_loss(prediction, targets)
         loss.sum().backward()
+        # ||g|| of each model: the norm over all its parameters' gradients
+        norms = torch.sqrt(sum(p.grad.pow(2).flatten(1).sum(1) for p in params.values()))
+        scale = torch.ones_like(norms)
         if clip_norm is not None:
-            # each model's gradient by its own norm, as clip_grad_norm does for one model
-            norms = torch.sqrt(sum(p.grad.pow(2).flatten(1).sum(1) for p in params.values()))
             scale = (clip_norm / (norms + 1e-6)).clamp(max=1.0)
             for p in params.values():
                 p.grad.mul_(scale.view(-1, *[1] * (p.dim() - 1)))
         optimizer.step()
-        losses.append(loss.detach())
+        rows = zip(loss.tolist(), norms.tolist(), (norms * scale).tolist(), strict=True)
+        for i, (history, (value, norm, norm_clipped)) in enumerate(
+            zip(histories, rows, strict=True)
+        ):
+            history.loss.append(value)
+            history.grad_norm.append(norm)
+            history.grad_norm_clipped.append(norm_clipped)
+            history.clipped.append(clip_norm is not None and norm > clip_norm)
+            if metric is not None:
+                history.metric.append(metric(prediction[i].detach(), targets[i]))
     with torch.no_grad():
         for i, model in enumerate(models):
             for name, parameter in model.named_parameters():
                 parameter.copy_(params[name][i])
-    return torch.stack(losses).cpu() if losses else torch.empty(0, S)
+    return histories
 
 
 def restore(
