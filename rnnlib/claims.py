@@ -191,7 +191,7 @@ def exact(
         shown = _worst(v, below, above)
     else:
         holds, shown = bool(value), bool(value)
-    record = {"kind": "exact", "statistic": "exact", "equals": _jsonable(equals)}
+    record = {"kind": "exact", "statistic": "exact", "equals": _summary(equals)}
     record.update(atol=atol, rtol=rtol)
     return _finish(name, says, shown, holds, below, above, record)
 
@@ -390,6 +390,17 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Sequence):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+def _summary(value: Any, most: int = 8) -> Any:
+    """``value`` for the record: as it is when small, else its shape (an array of thousands of
+    entries would swell the glue, the log and the Claims page)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return _jsonable(value)
+    shape = tuple(np.shape(value.detach().cpu() if hasattr(value, "detach") else value))
+    if math.prod(shape) <= most:
+        return _jsonable(value)
+    return f"array of shape {shape}"
 
 
 def _fmt(value: Any) -> str:

@@ -58,6 +58,9 @@ def run_chapter(notebook: str, offset: int, threads: int, log: str) -> dict:
         TQDM_DISABLE="1",
         MPLBACKEND="Agg",
         CI="true",
+        # OpenMP threads wait for work by sleeping, not spinning: with two runs on two cores a
+        # spinning 2-thread run takes many times longer (its results are the same either way)
+        OMP_WAIT_POLICY="PASSIVE",
         # the kernel imports this checkout's rnnlib (a git worktree's, not the installed one)
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )

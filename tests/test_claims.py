@@ -87,6 +87,13 @@ def test_exact_claim_with_tolerance_on_tensors(capsys):
         exact("ch00.t.x", "equal", torch.ones(3), equals=torch.ones(3) + 1e-3, atol=1e-6)
 
 
+def test_a_large_array_is_recorded_by_its_shape_a_small_one_as_it_is():
+    big = exact("ch00.t.big", "equal", torch.zeros(50, 40), equals=torch.zeros(50, 40))
+    assert big["equals"] == "array of shape (50, 40)"
+    small = exact("ch00.t.small", "equal", torch.ones(3), equals=torch.ones(3))
+    assert small["equals"] == [1.0, 1.0, 1.0]
+
+
 def test_exact_claim_on_shapes_bounds_and_truth():
     exact("ch00.t.shape", "shape", (2, 3), equals=(2, 3))
     exact("ch00.t.small", "small", [1e-9, 2e-9], below=1e-6)
