@@ -22,6 +22,7 @@ Modules, one job each:
 * :mod:`rnnlib.tasks`: synthetic tasks with documented chance baselines;
 * :mod:`rnnlib.models`: a recurrent layer with a linear readout;
 * :mod:`rnnlib.train`: the training loop ``fit``, its ``History``, and ``evaluate``;
+  ``fit_seeds`` trains one model per seed at once, as one batched model;
 * :mod:`rnnlib.plots`: the book's palette and small multiples;
 * :mod:`rnnlib.book`: ``glue``, numbers from a run into a page's prose;
 * :mod:`rnnlib.claims`: every claim a chapter makes, ``exact`` or statistical (``claim``),

@@ -1,4 +1,4 @@
-"""The training loop every chapter uses: ``fit``, its ``History``, and ``evaluate``.
+"""The training loop every chapter uses: ``fit``, its ``History``, ``evaluate``, ``fit_seeds``.
 
 One step of :func:`fit` is the textbook loop, with the measurements this book is about::
 
