@@ -149,14 +149,7 @@ def estimate_of(record: dict, calibrations: dict) -> float | None:
     entry = calibrations.get(record["chapter"], {}).get("claims", {}).get(record["name"])
     if not entry:
         return None
-    return calibration.failure_probability(
-        record["statistic"],
-        record["k"],
-        entry["values"],
-        record["below"],
-        record["above"],
-        record["at_least"],
-    )
+    return calibration.failure_probability_of(record, entry["values"])
 
 
 def summary_table(env, calibrations: dict) -> nodes.Node:

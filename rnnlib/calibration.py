@@ -53,6 +53,7 @@ __all__ = [
     "exceedance_probability",
     "failure_probability",
     "failures_needed",
+    "failure_probability_of",
     "load",
     "summarize",
 ]
@@ -142,6 +143,19 @@ def failure_probability(
     exceedances = int(np.sum(~draw_passes(values, below, above)))
     p = exceedance_probability(n, exceedances)
     return binomial_tail(k, p, failures_needed(statistic, k, at_least))
+
+
+def failure_probability_of(claim: dict, calibration_values: Sequence[float]) -> float:
+    """:func:`failure_probability` of a statistical claim's record (a
+    :class:`rnnlib.claims.Claim`: its ``statistic``, ``k``, bounds and ``at_least``)."""
+    return failure_probability(
+        claim["statistic"],
+        claim["k"],
+        calibration_values,
+        claim["below"],
+        claim["above"],
+        claim.get("at_least"),
+    )
 
 
 def _mean_failure_probability(k: int, values: np.ndarray, below, above) -> float:

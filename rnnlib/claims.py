@@ -229,14 +229,7 @@ def _calibration_of(record: dict) -> dict | None:
     if not stored or record["name"] not in stored.get("claims", {}):
         return None
     entry = stored["claims"][record["name"]]
-    estimate = calibration.failure_probability(
-        record["statistic"],
-        record["k"],
-        entry["values"],
-        record["below"],
-        record["above"],
-        record["at_least"],
-    )
+    estimate = calibration.failure_probability_of(record, entry["values"])
     summary = calibration.summarize(entry["values"])
     return {**summary, "estimate": estimate}
 

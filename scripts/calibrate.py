@@ -118,14 +118,7 @@ def aggregate(previous: dict | None, runs: list[dict], records: list[list[dict]]
         passes = calibration.draw_passes(values, entry["below"], entry["above"])
         entry["exceedances"] = int((~passes).sum())
         entry.update(calibration.summarize(values))
-        entry["estimate"] = calibration.failure_probability(
-            entry["statistic"],
-            entry["k"],
-            values,
-            entry["below"],
-            entry["above"],
-            entry["at_least"],
-        )
+        entry["estimate"] = calibration.failure_probability_of(entry, values)
     return dict(sorted(claims.items()))
 
 

@@ -96,12 +96,5 @@ def test_every_statistical_claim_is_calibrated_on_the_current_code(notebook):
     for name in statistical:
         entry = stored["claims"][name]
         assert entry["n"] >= MIN_DRAWS, f"{name}: {entry['n']} draws < {MIN_DRAWS}"
-        estimate = calibration.failure_probability(
-            entry["statistic"],
-            entry["k"],
-            entry["values"],
-            entry["below"],
-            entry["above"],
-            entry["at_least"],
-        )
+        estimate = calibration.failure_probability_of(entry, entry["values"])
         assert estimate <= calibration.BUDGET, f"{name}: estimated failure rate {estimate:.1e}"
