@@ -20,10 +20,19 @@ def glue(name: str, value: Any) -> None:
     """Make ``value`` available to the page as ``{glue:text}`name``` (MyST-NB's glue).
 
     Does nothing where MyST-NB is not installed (Colab, a plain Jupyter): there is no page to
-    glue into, and the chapter's code cell shows the value anyway.
+    glue into, and the chapter's code cell shows the value anyway. A NumPy or torch scalar is
+    glued as the Python number it holds (its repr, ``np.float64(0.5)``, is not a number that
+    ``{glue:text}`name:.2f``` can format).
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
-    myst_glue(name, value, display=False)
+    myst_glue(name, _plain(value), display=False)
+
+
+def _plain(value: Any) -> Any:
+    """A zero-dimensional NumPy array, NumPy scalar or torch tensor as a Python number."""
+    if hasattr(value, "ndim") and value.ndim == 0 and hasattr(value, "item"):
+        return value.item()
+    return value

@@ -5,6 +5,9 @@ from __future__ import annotations
 import builtins
 
 import matplotlib
+import numpy as np
+import pytest
+import torch
 
 matplotlib.use("Agg")
 
@@ -50,6 +53,22 @@ def test_glue_hands_the_value_to_myst_nb_under_its_name(monkeypatch):
     ((data, kwargs),) = shown
     assert kwargs["metadata"]["scrapbook"]["name"] == "ratio"
     assert any(value == "0.75" for value in data.values()), data
+
+
+@pytest.mark.parametrize(
+    "scalar", [np.float64(0.5), np.float32(0.5), torch.tensor(0.5), np.array(0.5)]
+)
+def test_glue_hands_a_numpy_or_torch_scalar_over_as_a_plain_number(monkeypatch, scalar):
+    # the page formats it with {glue:text}`name:.2f`, which needs "0.5", not "np.float64(0.5)"
+    import myst_nb.ext.glue
+
+    shown = []
+    monkeypatch.setattr(
+        myst_nb.ext.glue, "ipy_display", lambda data, **kwargs: shown.append((data, kwargs))
+    )
+    glue("half", scalar)
+    ((data, _),) = shown
+    assert any(value == "0.5" for value in data.values()), data
 
 
 def test_draw_lstm_cell_labels_the_belt_the_gates_and_their_roles():
