@@ -56,7 +56,10 @@ from . import calibration
 
 __all__ = ["claim", "exact", "Claim", "LOG_VARIABLE", "MODE_VARIABLE", "NAME_PATTERN"]
 
+#: The environment variable naming a file to which every claim appends its record (a JSON line).
 LOG_VARIABLE = "RNNLIB_CLAIMS_LOG"
+#: The environment variable that, set to ``record``, makes a broken claim print and log its line
+#: instead of raising (``scripts/calibrate.py`` sets it, to see every claim of every run).
 MODE_VARIABLE = "RNNLIB_CLAIMS_MODE"
 #: A claim's name: its chapter, then dotted lowercase words, e.g. ``ch05.adding.lstm_solves``.
 NAME_PATTERN = re.compile(r"^ch\d\d(\.[a-z0-9_]+)+$")
