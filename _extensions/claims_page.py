@@ -20,6 +20,7 @@ claim without a calibration says so in its row.
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 from pathlib import Path
@@ -180,6 +181,16 @@ def summary_table(env, calibrations: dict) -> nodes.Node:
     return _table(headers, rows, "claims-summary")
 
 
+def _breakable_name(name: str) -> nodes.Node:
+    """The claim's name as code that a narrow column wraps after a dot or an underscore, not
+    inside a word (``<wbr>`` marks where; copying the name copies none of it)."""
+    words = re.split(r"(?<=[._])", name)
+    inner = "<wbr>".join(html.escape(word) for word in words)
+    return nodes.raw(
+        "", f'<code class="docutils literal notranslate claim-name">{inner}</code>', format="html"
+    )
+
+
 def chapter_claims(env, builder, chapter: str, calibrations: dict) -> nodes.Node:
     docname, records = chapter_records(env, chapter)
     if not records:
@@ -187,7 +198,7 @@ def chapter_claims(env, builder, chapter: str, calibrations: dict) -> nodes.Node
     rows = []
     for name, record in records.items():
         link = nodes.paragraph()
-        target = nodes.literal(text=name)
+        target = _breakable_name(name)
         link += _link(builder, docname, record.get("anchor"), target)
         rows.append(
             [
