@@ -185,7 +185,8 @@ def _breakable_name(name: str) -> nodes.Node:
     """The claim's name as code that a narrow column wraps after a dot or an underscore, not
     inside a word (``<wbr>`` marks where; copying the name copies none of it)."""
     words = re.split(r"(?<=[._])", name)
-    inner = "<wbr>".join(html.escape(word) for word in words)
+    nowrap = '<span class="pre" style="white-space: nowrap">{}</span>'
+    inner = "<wbr>".join(nowrap.format(html.escape(word)) for word in words)
     return nodes.raw(
         "", f'<code class="docutils literal notranslate claim-name">{inner}</code>', format="html"
     )
