@@ -58,9 +58,6 @@ def run_chapter(notebook: str, offset: int, threads: int, log: str) -> dict:
         TQDM_DISABLE="1",
         MPLBACKEND="Agg",
         CI="true",
-        # OpenMP threads wait for work by sleeping, not spinning: with two runs on two cores a
-        # spinning 2-thread run takes many times longer (its results are the same either way)
-        OMP_WAIT_POLICY="PASSIVE",
         # the kernel imports this checkout's rnnlib (a git worktree's, not the installed one)
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
@@ -220,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     all_jobs = [job for *_, jobs in plans for job in jobs]
     print(f"calibrate: {len(all_jobs)} runs, {args.jobs} at a time, logs in {tmp}", flush=True)
     results = {}
+    if args.jobs > 1:
+        # runs share the cores: OpenMP threads then wait by sleeping, not spinning (a spinning
+        # 2-thread run beside another run takes many times longer; a lone one is faster
+        # spinning, so a single job keeps the default). The results are the same either way.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_chapter, *job) for job in all_jobs}
         for job, future in futures.items():
