@@ -130,8 +130,9 @@ CHECK_CALL = re.compile(r"^(check_\w+)\((\w+)\)\s*$", re.MULTILINE)
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=chapter_id)
 def test_chapter_has_an_exercise_that_checks_itself(path):
-    """A stub the reader fills in (skipped by nbval, allowed to raise on the website) and a
-    reference solution in a dropdown that nbval runs through the same rnnlib.exercises checker."""
+    """A stub the reader fills in (tagged raises-exception: nbval runs it and lets it raise, and
+    so does the website) and a reference solution in a dropdown that nbval runs through the same
+    rnnlib.exercises checker. No cell is skipped by nbval: the executed chapters feed the site."""
     cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
     def checks(tags: set[str]) -> dict[str, str]:
@@ -141,10 +142,14 @@ def test_chapter_has_an_exercise_that_checks_itself(path):
                 found.update({name: fn for name, fn in CHECK_CALL.findall(cell.source)})
         return found
 
-    stubs = checks({"nbval-skip", "raises-exception"})
+    skipped = [
+        c.source.splitlines()[0] for c in cells if "nbval-skip" in c.metadata.get("tags", [])
+    ]
+    assert not skipped, f"{path.name}: cells that nbval skips (the site needs them run): {skipped}"
+    stubs = checks({"raises-exception"})
     solutions = checks({"hide-input"})
     assert stubs, (
-        f"{path.name}: no exercise stub (a code cell tagged nbval-skip and raises-exception "
+        f"{path.name}: no exercise stub (a code cell tagged raises-exception "
         "that calls an rnnlib.exercises checker on the reader's function)"
     )
     for checker, stub in stubs.items():
