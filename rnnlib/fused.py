@@ -1,5 +1,6 @@
-r"""A fused LSTM layer: the whole recurrence is one autograd node, with backpropagation through
-time (BPTT) written by hand, as cuDNN and oneDNN do.
+r"""Fused LSTM and GRU layers: the whole recurrence is one autograd node, with backpropagation
+through time (BPTT) written by hand, as cuDNN and oneDNN do. The LSTM is described here; the GRU
+(:class:`GRUSequence`) follows the same plan, with its equations in its own docstring.
 
 **Why it exists: speed.** Unrolled under autograd (:meth:`~rnnlib.layers.RecurrentLayer.unroll`
 calling :meth:`~rnnlib.cells.LSTMCell.step`), every time step records about a dozen graph nodes,
@@ -47,7 +48,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["LSTMSequence", "lstm_sequence"]
+__all__ = ["LSTMSequence", "lstm_sequence", "GRUSequence", "gru_sequence"]
 
 #: The backward pass prepares its per-step factors for as many steps as fit in about this many
 #: bytes (of gates, gradients and states), so they are still cached when the loop uses them.
@@ -223,9 +224,182 @@ def lstm_sequence(
     Under ``torch.autocast``, where the input projection comes out in the autocast dtype, the
     recurrence runs in the weights' dtype, so states and outputs have the dtype the per-step
     path gives them (its ``c_t = f_t * c_{t-1} + ...`` promotes back to the state's dtype)."""
-    if torch.is_autocast_enabled(x_projected.device.type):
-        x_projected = x_projected.to(W_h.dtype)
     inputs = (x_projected, h_0, c_0, W_h)
-    save = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    return _apply(LSTMSequence, inputs, W_h.dtype, reverse, batch_first, overwrite_input)
+
+
+def _apply(function, inputs, dtype, reverse, batch_first, overwrite_input):
+    """``function.apply`` on ``inputs`` (``x_projected`` first; some may be None), with the
+    recurrence in the weights' ``dtype`` under autocast, saving for the backward pass only
+    when a gradient may be asked for."""
+    x_projected = inputs[0]
+    if torch.is_autocast_enabled(x_projected.device.type):
+        inputs = (x_projected.to(dtype), *inputs[1:])
+    save = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
     with torch.autocast(x_projected.device.type, enabled=False):
-        return LSTMSequence.apply(*inputs, reverse, batch_first, save, overwrite_input)
+        return function.apply(*inputs, reverse, batch_first, save, overwrite_input)
+
+
+# --- the GRU -----------------------------------------------------------------------------------
+class GRUSequence(torch.autograd.Function):
+    r"""``(x_projected, h_0, W_h, b_h) -> (outputs, h_last)`` for a whole GRU sequence.
+
+    ``x_projected``: ``(T, batch, 3 hidden)``, :meth:`~rnnlib.cells.GRUCell.input_projection`
+    of every step (``W_x x_t + b_x``, rows r, u, n); ``b_h`` may be None (no bias). Outputs,
+    ``save`` and ``overwrite_input`` as in :class:`LSTMSequence`. Forward, the arithmetic of
+    :meth:`GRUCell.step <rnnlib.cells.GRUCell.step>` operation for operation, so the outputs are
+    the same to the bit (u is the lecture's update gate, ``u = 1 - z`` of torch)::
+
+        m_t   = W_h h_{t-1} + b_h                  rows m_r, m_u, m_n: one addmm
+        r_t   = sigma(x_r + m_r),  u_t = sigma(x_u + m_u)
+        n_t   = tanh(x_n + r_t * m_n)
+        h_t   = h_{t-1} + u_t * (n_t - h_{t-1})    torch.lerp, as GRUCell.step
+
+    Backward, from the last step read to the first (``dh_t`` the total gradient of ``h_t``)::
+
+        dh_t  = dJ/dh_t + dh_{t+1} * (1 - u_{t+1}) + dm_{t+1} W_h
+        da_n  = dh_t * u_t (1 - n_t^2)             (a_n = x_n + r_t m_n)
+        da_u  = dh_t * (n_t - h_{t-1}) u_t (1 - u_t)
+        dm_n  = da_n * r_t,   da_r = da_n * m_n r_t (1 - r_t)
+        dm_t  = [da_r, da_u, dm_n],   d(W_x x_t + b_x) = [da_r, da_u, da_n]
+        dW_h  = sum_t dm_t^T h_{t-1},  db_h = sum_t dm_t,  dh_0 = dh_1 (1 - u_1) + dm_1 W_h
+
+    The factors of the four products are prepared per block of steps (as for the LSTM) in one
+    ``(T, batch, 4 hidden)`` buffer laid out ``[dm_n, da_r, da_u, da_n]``: then ``dm_t`` is its
+    first three quarters (for ``W_h`` with its rows rolled to n, r, u) and the gradient of the
+    projected input its last three, both views, and each step does one ``addcmul``, one
+    ``addmm`` and two broadcast products.
+    """
+
+    @staticmethod
+    def forward(ctx, x_projected, h_0, W_h, b_h, reverse, batch_first, save, overwrite_input):
+        steps, batch, three_hidden = x_projected.shape
+        hidden = three_hidden // 3
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
+        # ``gates`` holds x_projected, then [r, u, a_n], then [r, u, n], in place
+        if overwrite_input:
+            gates = x_projected.contiguous()
+        else:
+            gates = x_projected.clone(memory_format=torch.contiguous_format)
+        m = torch.empty_like(gates)  # W_h h_{t-1} + b_h of every step
+        h_states = x_projected.new_empty(steps + 1, batch, hidden)
+        h = h_states[:-1] if reverse else h_states[1:]
+        h_states[-1 if reverse else 0] = h_0
+
+        r, u, n = (part.unbind(0) for part in gates.chunk(3, dim=-1))
+        m_steps = m.unbind(0)
+        m_r, m_u, m_n = (part.unbind(0) for part in m.chunk(3, dim=-1))
+        reset_m_n = h_0.new_empty(batch, hidden)  # r_t * m_n
+        h_steps = h.unbind(0)
+        W_h_T = W_h.T  # as F.linear passes it
+        h_prev = h_0
+        for t in order:
+            # m_t = W_h h_{t-1} + b_h
+            if b_h is None:
+                torch.mm(h_prev, W_h_T, out=m_steps[t])
+            else:
+                torch.addmm(b_h, h_prev, W_h_T, out=m_steps[t])
+            # r_t = sigma(x_r + m_r),  u_t = sigma(x_u + m_u)
+            r[t].add_(m_r[t]).sigmoid_()
+            u[t].add_(m_u[t]).sigmoid_()
+            # n_t = tanh(x_n + r_t * m_n)
+            n[t].add_(torch.mul(r[t], m_n[t], out=reset_m_n)).tanh_()
+            # h_t = h_{t-1} + u_t * (n_t - h_{t-1})
+            torch.lerp(h_prev, n[t], u[t], out=h_steps[t])
+            h_prev = h_steps[t]
+
+        if save:
+            ctx.save_for_backward(gates, m, h_states, W_h)
+            ctx.reverse, ctx.batch_first = reverse, batch_first
+            ctx.has_bias = b_h is not None
+        outputs = h.transpose(0, 1).contiguous() if batch_first else h.clone()
+        return outputs, h_prev.clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_outputs, grad_h_last):
+        gates, m, h_states, W_h = ctx.saved_tensors
+        reverse = ctx.reverse
+        steps, batch, three_hidden = gates.shape
+        hidden = three_hidden // 3
+        h_previous = h_states[1:] if reverse else h_states[:-1]
+        backward_order = range(steps) if reverse else range(steps - 1, -1, -1)
+        per_step = 14 * batch * hidden * gates.element_size()
+        block = max(1, min(steps, BLOCK_BYTES // per_step))
+
+        # [dm_n, da_r, da_u, da_n] of every step; dm = first three quarters, da = last three
+        grads = gates.new_empty(steps, batch, 4 * hidden)
+        dm, da = grads[..., : 3 * hidden], grads[..., hidden:]
+        keep = gates.new_empty(steps, batch, hidden)  # 1 - u_t (read one step later)
+        W_h_nru = W_h.roll(hidden, 0)  # W_h's rows in dm's order n, r, u
+        grad_h = grad_outputs.transpose(0, 1) if ctx.batch_first else grad_outputs
+        grad_h_steps, dm_steps, keep_steps = grad_h.unbind(0), dm.unbind(0), keep.unbind(0)
+        # (batch, 2, hidden) views: [dm_n, da_r] = da_n * [.,.], [da_u, da_n] = dh_t * [.,.]
+        by_da_n = grads[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(0)
+        by_dh = grads[..., 2 * hidden :].unflatten(-1, (2, hidden)).unbind(0)
+        da_n = grads[..., 3 * hidden :, None].transpose(-1, -2).unbind(0)
+
+        dh, carried = grad_h_last.new_empty(batch, hidden), grad_h_last.new_empty(batch, hidden)
+        dh_broadcast = dh[:, None]
+        later, keep_later = None, None
+        for start in range(0, steps, block):
+            ts = backward_order[start : start + block]
+            first, last = min(ts), max(ts) + 1
+            part = slice(first, last)
+            _gru_factors(gates[part], m[part], h_previous[part], grads[part], keep[part])
+            for t in ts:
+                if later is None:
+                    # dh_T = dJ/dh_T (outputs) + dJ/dh_T (final state)
+                    torch.add(grad_h_steps[t], grad_h_last, out=dh)
+                else:
+                    # dh_t = dJ/dh_t + dh_{t+1} (1 - u_{t+1}) + dm_{t+1} W_h
+                    torch.addcmul(grad_h_steps[t], dh, keep_later, out=carried)
+                    torch.addmm(carried, dm_steps[later], W_h_nru, out=dh)
+                # [da_u, da_n] = dh_t * [(n_t - h_{t-1}) u_t (1 - u_t), u_t (1 - n_t^2)]
+                by_dh[t].mul_(dh_broadcast)
+                # [dm_n, da_r] = da_n * [r_t, m_n r_t (1 - r_t)]
+                by_da_n[t].mul_(da_n[t])
+                later, keep_later = t, keep_steps[t]
+
+        grad_x_projected = grad_h_0 = grad_W_h = grad_b_h = None
+        if ctx.needs_input_grad[0]:
+            grad_x_projected = da
+        if ctx.needs_input_grad[1]:
+            # dh_0 = dh_1 (1 - u_1) + dm_1 W_h
+            grad_h_0 = torch.addmm(dh * keep_later, dm_steps[later], W_h_nru)
+        if ctx.needs_input_grad[2]:
+            # dW_h = sum_t dm_t^T h_{t-1}, rows rolled back to r, u, n
+            dm_flat = dm.reshape(-1, three_hidden)
+            grad_W_h = (dm_flat.T @ h_previous.reshape(-1, hidden)).roll(-hidden, 0)
+        if ctx.has_bias and ctx.needs_input_grad[3]:
+            grad_b_h = dm.sum((0, 1)).roll(-hidden, 0)  # db_h = sum_t dm_t
+        return grad_x_projected, grad_h_0, grad_W_h, grad_b_h, None, None, None, None
+
+
+def _gru_factors(gates, m, h_previous, grads, keep) -> None:
+    """For a block of steps, fill ``grads`` (``[., ., ., .]`` in the order dm_n, da_r, da_u,
+    da_n) with ``[r, m_n r (1 - r), (n - h_{t-1}) u (1 - u), u (1 - n^2)]`` and ``keep`` with
+    ``1 - u``: the factors of :class:`GRUSequence`'s backward loop."""
+    r, u, n = gates.chunk(3, dim=-1)
+    m_n = m[..., 2 * gates.shape[-1] // 3 :]
+    f_n, f_r, f_u, f_a = grads.chunk(4, dim=-1)
+    one = gates.new_ones(())
+    f_n.copy_(r)
+    torch.addcmul(r, r, r, value=-1, out=f_r).mul_(m_n)
+    torch.addcmul(u, u, u, value=-1, out=f_u).mul_(n - h_previous)
+    torch.addcmul(one, n, n, value=-1, out=f_a).mul_(u)
+    torch.sub(one, u, out=keep)
+
+
+def gru_sequence(
+    x_projected: torch.Tensor,
+    h_0: torch.Tensor,
+    W_h: torch.Tensor,
+    b_h: torch.Tensor | None = None,
+    reverse: bool = False,
+    batch_first: bool = False,
+    overwrite_input: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run :class:`GRUSequence`: ``(outputs, h_last)``; the options as in :func:`lstm_sequence`."""
+    inputs = (x_projected, h_0, W_h, b_h)
+    return _apply(GRUSequence, inputs, W_h.dtype, reverse, batch_first, overwrite_input)

@@ -14,7 +14,7 @@ from torch import nn
 
 from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 from .checks import check_input, check_state
-from .fused import lstm_sequence
+from .fused import gru_sequence, lstm_sequence
 
 __all__ = ["RecurrentLayer", "Bidirectional", "SKIPS", "StackedRNN", "RNN", "LSTM", "GRU"]
 
@@ -66,14 +66,19 @@ class RecurrentLayer(nn.Module):
             self.cell.check_state(state, batch)
         return self.cell.input_projection(x), state
 
-    def _fused_lstm(self) -> bool:
-        """True when the cell is an ``LSTMCell`` whose step equations are LSTMCell's own (a
-        subclass that changes ``step``, ``gates`` or ``pre_activation`` runs step by step)."""
+    def _fused_cell(self) -> type[RecurrentCell] | None:
+        """``LSTMCell`` or ``GRUCell`` when the cell is one of them with that class's own step
+        equations, so that the fused kernel (:mod:`rnnlib.fused`) computes the same; ``None``
+        otherwise (a subclass that changes ``step``, ``gates`` or ``pre_activation`` runs step
+        by step)."""
         kind = type(self.cell)
-        return isinstance(self.cell, LSTMCell) and all(
-            getattr(kind, name) is getattr(LSTMCell, name)
-            for name in ("step", "gates", "pre_activation")
-        )
+        for fused in (LSTMCell, GRUCell):
+            if isinstance(self.cell, fused) and all(
+                getattr(kind, name) is getattr(fused, name)
+                for name in ("step", "gates", "pre_activation")
+            ):
+                return fused
+        return None
 
     def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
         """Every state of the trajectory, ``[state_1, ..., state_T]``, in time order.
@@ -81,8 +86,8 @@ class RecurrentLayer(nn.Module):
         Each element is the tensor the recurrence actually used (a node of the autograd
         graph), so ``torch.autograd.grad(J, [cell.hidden(s) for s in states])`` gives
         ``dJ/dh_t`` for every t from one backward pass. For the LSTM a state is ``(h_t, c_t)``.
-        This is the reference path: :meth:`forward` computes the same for an ``LSTMCell`` with
-        a fused backward (:mod:`rnnlib.fused`), for speed.
+        This is the reference path: :meth:`forward` computes the same for an ``LSTMCell`` or a
+        ``GRUCell`` with a fused backward (:mod:`rnnlib.fused`), for speed.
         """
         x_projected, state = self._start(x, state)
         # unbind once: indexing x_projected[t] inside the loop would make the backward pass of
@@ -99,24 +104,27 @@ class RecurrentLayer(nn.Module):
         shape ``(batch, time, hidden)`` (batch_first) or ``(time, batch, hidden)``;
         ``final_state`` is the state after the last step read (t = 1 when ``reverse``).
 
-        For an ``LSTMCell`` the whole recurrence runs as one autograd node with a hand-written
-        backward (:func:`rnnlib.fused.lstm_sequence`), for speed: the same outputs as
+        For an ``LSTMCell`` or a ``GRUCell`` the whole recurrence runs as one autograd node with
+        a hand-written backward (:func:`rnnlib.fused.lstm_sequence`,
+        :func:`~rnnlib.fused.gru_sequence`), for speed: the same outputs as
         :meth:`unroll`, the same gradients to rounding, but no second derivatives (use
         :meth:`unroll` for those)."""
-        if self._fused_lstm():
-            x_projected, (h_0, c_0) = self._start(x, state)
-            outputs, h_last, c_last = lstm_sequence(
-                x_projected,
-                h_0,
-                c_0,
-                self.cell.W_h,
-                self.reverse,
-                self.batch_first,
-                # x_projected is this call's temporary, and LSTMCell's projection does not save
-                # it for its backward, so the fused layer may compute the gates in its storage
-                overwrite_input=type(self.cell).input_projection is LSTMCell.input_projection,
-            )
-            return outputs, (h_last, c_last)
+        fused = self._fused_cell()
+        if fused is not None:
+            cell = self.cell
+            x_projected, state = self._start(x, state)
+            # x_projected is this call's temporary, and the cells' own projections do not save
+            # it for their backward, so the fused kernel may compute the gates in its storage
+            options = {
+                "reverse": self.reverse,
+                "batch_first": self.batch_first,
+                "overwrite_input": type(self.cell).input_projection is fused.input_projection,
+            }
+            if fused is LSTMCell:
+                outputs, h_last, c_last = lstm_sequence(x_projected, *state, cell.W_h, **options)
+                return outputs, (h_last, c_last)
+            outputs, h_last = gru_sequence(x_projected, state, cell.W_h, cell.b_h, **options)
+            return outputs, h_last
         states = self.unroll(x, state)
         time_axis = 1 if self.batch_first else 0
         outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)

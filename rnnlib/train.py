@@ -409,9 +409,9 @@ def fit_seeds(
     base = copy.deepcopy(models[0]).to("meta")
     for module in base.modules():
         if isinstance(module, RecurrentLayer):
-            # the fused LSTM backward is an autograd.Function without vmap support: this private
-            # copy runs step by step (the same equations and gradients)
-            module._fused_lstm = lambda: False
+            # the fused backward passes are autograd.Functions without vmap support: this
+            # private copy runs step by step (the same equations and gradients)
+            module._fused_cell = lambda: None
 
     def forward(p, b, inputs):
         return torch.func.functional_call(base, (p, b), (inputs,))
