@@ -45,6 +45,8 @@ data that is still in the CPU's cache.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -83,7 +85,7 @@ class LSTMSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_projected, h_0, c_0, W_h, reverse, batch_first, save, overwrite_input):
-        steps, batch, four_hidden = x_projected.shape
+        steps, *batch, four_hidden = x_projected.shape  # batch: (batch,) or (members, batch)
         hidden = four_hidden // 4
         order = range(steps - 1, -1, -1) if reverse else range(steps)
 
@@ -96,7 +98,7 @@ class LSTMSequence(torch.autograd.Function):
             gates = x_projected.clone(memory_format=torch.contiguous_format)
         # ``h_states`` and ``c_states`` hold h_0 and c_0 too (first, or last when reversed), so
         # that h_{t-1} and c_{t-1} of every step are views.
-        h_states = x_projected.new_empty(steps + 1, batch, hidden)
+        h_states = x_projected.new_empty(steps + 1, *batch, hidden)
         c_states = torch.empty_like(h_states)
         h, c = (h_states[:-1], c_states[:-1]) if reverse else (h_states[1:], c_states[1:])
         h_states[-1 if reverse else 0] = h_0
@@ -107,13 +109,13 @@ class LSTMSequence(torch.autograd.Function):
         a_steps = gates.unbind(0)
         i, f, g, o = (part.unbind(0) for part in gates.chunk(4, dim=-1))
         h_steps, c_steps, tanh_c_steps = h.unbind(0), c.unbind(0), tanh_c.unbind(0)
-        W_h_T = W_h.T  # as F.linear passes it: the same GEMM, so the same rounding
+        W_h_T, matmul_ = _recurrent_weight(W_h)
 
         # The arithmetic of LSTMCell.step, operation for operation, so the outputs are the same.
         h_prev, c_prev = h_0, c_0
         for t in order:
             # a_t = W_h h_{t-1} + (W_x x_t + b): one addmm, the projected input as its bias
-            a_steps[t].addmm_(h_prev, W_h_T)
+            matmul_(a_steps[t], h_prev, W_h_T)
             i[t].sigmoid_()  # i_t = sigma(a_i)
             f[t].sigmoid_()  # f_t = sigma(a_f)
             g[t].tanh_()  # c~_t = tanh(a_c)
@@ -138,18 +140,19 @@ class LSTMSequence(torch.autograd.Function):
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         gates, h_states, c_states, tanh_c, W_h = ctx.saved_tensors
         reverse = ctx.reverse
-        steps, batch, four_hidden = gates.shape
+        steps, *batch, four_hidden = gates.shape
         hidden = four_hidden // 4
+        addmm = torch.addmm if W_h.dim() == 2 else torch.baddbmm
         # h_{t-1} and c_{t-1} of every step, in time order
         previous = slice(1, None) if reverse else slice(None, -1)
         h_previous, c_previous = h_states[previous], c_states[previous]
         # the steps from the last read to the first, cut into blocks that fit in the cache
         backward_order = range(steps) if reverse else range(steps - 1, -1, -1)
-        per_step = 11 * batch * hidden * gates.element_size()
+        per_step = 11 * math.prod(batch) * hidden * gates.element_size()
         block = max(1, min(steps, BLOCK_BYTES // per_step))
 
         da = torch.empty_like(gates)  # dJ/da_t, written slice by slice (no torch.cat)
-        dh_to_dc = gates.new_empty(block, batch, hidden)  # o_t (1 - tanh(c_t)^2), per block
+        dh_to_dc = gates.new_empty(block, *batch, hidden)  # o_t (1 - tanh(c_t)^2), per block
         grad_h = grad_outputs.transpose(0, 1) if ctx.batch_first else grad_outputs
         # Views per step, made once. The i, f, c~ slices are viewed (batch, 3, hidden) so that
         # one broadcast product with dc_t (batch, 1, hidden) fills all three.
@@ -158,9 +161,9 @@ class LSTMSequence(torch.autograd.Function):
         da_o = da[..., 3 * hidden :].unbind(0)
         f = gates[..., hidden : 2 * hidden].unbind(0)
 
-        dh = grad_h_last.new_empty(batch, hidden)
-        dc_broadcast = grad_c_last.new_empty(batch, 1, hidden)
-        dc = dc_broadcast[:, 0]
+        dh = grad_h_last.new_empty(*batch, hidden)
+        dc_broadcast = grad_c_last.new_empty(*batch, 1, hidden)
+        dc = dc_broadcast[..., 0, :]
         dc_next = grad_c_last.clone()  # f_{t+1} * dc_{t+1}; for the last step read, dJ/dc_T
         later = None  # the step read after t (none for the last step read)
         for start in range(0, steps, block):
@@ -180,7 +183,7 @@ class LSTMSequence(torch.autograd.Function):
                     torch.add(grad_h_steps[t], grad_h_last, out=dh)
                 else:
                     # dh_t = dJ/dh_t (from the outputs) + W_h^T da_{t+1}
-                    torch.addmm(grad_h_steps[t], da_steps[later], W_h, out=dh)
+                    addmm(grad_h_steps[t], da_steps[later], W_h, out=dh)
                 # dc_t = f_{t+1} * dc_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
                 torch.addcmul(dc_next, dh, dh_to_dc_steps[t - first], out=dc)
                 # [da_i, da_f, da_c] = dc_t * [c~_t i_t(1-i_t), c_{t-1} f_t(1-f_t), i_t(1-c~_t^2)]
@@ -201,7 +204,7 @@ class LSTMSequence(torch.autograd.Function):
             grad_c_0 = dc_next  # dc_0 = f_1 * dc_1
         if ctx.needs_input_grad[3]:
             # dW_h = sum_t da_t h_{t-1}^T, one GEMM over all steps
-            grad_W_h = da.view(-1, four_hidden).T @ h_previous.view(-1, hidden)
+            grad_W_h = _sum_over_steps(da, h_previous)
         return grad_x_projected, grad_h_0, grad_c_0, grad_W_h, None, None, None, None
 
 
@@ -273,7 +276,7 @@ class GRUSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_projected, h_0, W_h, b_h, reverse, batch_first, save, overwrite_input):
-        steps, batch, three_hidden = x_projected.shape
+        steps, *batch, three_hidden = x_projected.shape
         hidden = three_hidden // 3
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         # ``gates`` holds x_projected, then [r, u, a_n], then [r, u, n], in place
@@ -282,26 +285,31 @@ class GRUSequence(torch.autograd.Function):
         else:
             gates = x_projected.clone(memory_format=torch.contiguous_format)
         m = torch.empty_like(gates)  # W_h h_{t-1} + b_h of every step
-        h_states = x_projected.new_empty(steps + 1, batch, hidden)
+        h_states = x_projected.new_empty(steps + 1, *batch, hidden)
         h = h_states[:-1] if reverse else h_states[1:]
         h_states[-1 if reverse else 0] = h_0
 
         r, u, n = (part.unbind(0) for part in gates.chunk(3, dim=-1))
-        m_steps = m.unbind(0)
-        m_r, m_u, m_n = (part.unbind(0) for part in m.chunk(3, dim=-1))
-        reset_m_n = h_0.new_empty(batch, hidden)  # r_t * m_n
+        ru, m_steps = gates[..., : 2 * hidden].unbind(0), m.unbind(0)
+        m_ru, m_n = m[..., : 2 * hidden].unbind(0), m[..., 2 * hidden :].unbind(0)
+        reset_m_n = h_0.new_empty(h_0.shape)  # r_t * m_n
         h_steps = h.unbind(0)
-        W_h_T = W_h.T  # as F.linear passes it
+        W_h_T, _ = _recurrent_weight(W_h)
+        single = W_h.dim() == 2
+        addmm, mm = (torch.addmm, torch.mm) if single else (torch.baddbmm, torch.bmm)
+        b_h_rows = b_h if single or b_h is None else b_h.unsqueeze(-2)  # (members, 1, 3 H)
         h_prev = h_0
         for t in order:
             # m_t = W_h h_{t-1} + b_h
             if b_h is None:
-                torch.mm(h_prev, W_h_T, out=m_steps[t])
+                mm(h_prev, W_h_T, out=m_steps[t])
             else:
-                torch.addmm(b_h, h_prev, W_h_T, out=m_steps[t])
-            # r_t = sigma(x_r + m_r),  u_t = sigma(x_u + m_u)
-            r[t].add_(m_r[t]).sigmoid_()
-            u[t].add_(m_u[t]).sigmoid_()
+                addmm(b_h_rows, h_prev, W_h_T, out=m_steps[t])
+            # r_t = sigma(x_r + m_r),  u_t = sigma(x_u + m_u): one add over both (a sum is
+            # rounded alike in any grouping; sigmoid is not, so it stays one call per gate)
+            ru[t].add_(m_ru[t])
+            r[t].sigmoid_()
+            u[t].sigmoid_()
             # n_t = tanh(x_n + r_t * m_n)
             n[t].add_(torch.mul(r[t], m_n[t], out=reset_m_n)).tanh_()
             # h_t = h_{t-1} + u_t * (n_t - h_{t-1})
@@ -320,18 +328,19 @@ class GRUSequence(torch.autograd.Function):
     def backward(ctx, grad_outputs, grad_h_last):
         gates, m, h_states, W_h = ctx.saved_tensors
         reverse = ctx.reverse
-        steps, batch, three_hidden = gates.shape
+        steps, *batch, three_hidden = gates.shape
         hidden = three_hidden // 3
+        addmm = torch.addmm if W_h.dim() == 2 else torch.baddbmm
         h_previous = h_states[1:] if reverse else h_states[:-1]
         backward_order = range(steps) if reverse else range(steps - 1, -1, -1)
-        per_step = 14 * batch * hidden * gates.element_size()
+        per_step = 14 * math.prod(batch) * hidden * gates.element_size()
         block = max(1, min(steps, BLOCK_BYTES // per_step))
 
         # [dm_n, da_r, da_u, da_n] of every step; dm = first three quarters, da = last three
-        grads = gates.new_empty(steps, batch, 4 * hidden)
+        grads = gates.new_empty(steps, *batch, 4 * hidden)
         dm, da = grads[..., : 3 * hidden], grads[..., hidden:]
-        keep = gates.new_empty(steps, batch, hidden)  # 1 - u_t (read one step later)
-        W_h_nru = W_h.roll(hidden, 0)  # W_h's rows in dm's order n, r, u
+        keep = gates.new_empty(steps, *batch, hidden)  # 1 - u_t (read one step later)
+        W_h_nru = W_h.roll(hidden, -2)  # W_h's rows in dm's order n, r, u
         grad_h = grad_outputs.transpose(0, 1) if ctx.batch_first else grad_outputs
         grad_h_steps, dm_steps, keep_steps = grad_h.unbind(0), dm.unbind(0), keep.unbind(0)
         # (batch, 2, hidden) views: [dm_n, da_r] = da_n * [.,.], [da_u, da_n] = dh_t * [.,.]
@@ -339,8 +348,8 @@ class GRUSequence(torch.autograd.Function):
         by_dh = grads[..., 2 * hidden :].unflatten(-1, (2, hidden)).unbind(0)
         da_n = grads[..., 3 * hidden :, None].transpose(-1, -2).unbind(0)
 
-        dh, carried = grad_h_last.new_empty(batch, hidden), grad_h_last.new_empty(batch, hidden)
-        dh_broadcast = dh[:, None]
+        dh, carried = torch.empty_like(grad_h_last), torch.empty_like(grad_h_last)
+        dh_broadcast = dh.unsqueeze(-2)
         later, keep_later = None, None
         for start in range(0, steps, block):
             ts = backward_order[start : start + block]
@@ -354,7 +363,7 @@ class GRUSequence(torch.autograd.Function):
                 else:
                     # dh_t = dJ/dh_t + dh_{t+1} (1 - u_{t+1}) + dm_{t+1} W_h
                     torch.addcmul(grad_h_steps[t], dh, keep_later, out=carried)
-                    torch.addmm(carried, dm_steps[later], W_h_nru, out=dh)
+                    addmm(carried, dm_steps[later], W_h_nru, out=dh)
                 # [da_u, da_n] = dh_t * [(n_t - h_{t-1}) u_t (1 - u_t), u_t (1 - n_t^2)]
                 by_dh[t].mul_(dh_broadcast)
                 # [dm_n, da_r] = da_n * [r_t, m_n r_t (1 - r_t)]
@@ -366,14 +375,31 @@ class GRUSequence(torch.autograd.Function):
             grad_x_projected = da
         if ctx.needs_input_grad[1]:
             # dh_0 = dh_1 (1 - u_1) + dm_1 W_h
-            grad_h_0 = torch.addmm(dh * keep_later, dm_steps[later], W_h_nru)
+            grad_h_0 = addmm(dh * keep_later, dm_steps[later], W_h_nru)
         if ctx.needs_input_grad[2]:
             # dW_h = sum_t dm_t^T h_{t-1}, rows rolled back to r, u, n
-            dm_flat = dm.reshape(-1, three_hidden)
-            grad_W_h = (dm_flat.T @ h_previous.reshape(-1, hidden)).roll(-hidden, 0)
+            grad_W_h = _sum_over_steps(dm, h_previous).roll(-hidden, -2)
         if ctx.has_bias and ctx.needs_input_grad[3]:
-            grad_b_h = dm.sum((0, 1)).roll(-hidden, 0)  # db_h = sum_t dm_t
+            grad_b_h = dm.sum(0).sum(-2).roll(-hidden, -1)  # db_h = sum_t dm_t
         return grad_x_projected, grad_h_0, grad_W_h, grad_b_h, None, None, None, None
+
+
+def _recurrent_weight(W_h: torch.Tensor):
+    """``(W_h^T, in-place matmul)`` for the forward loop: the transposed view and ``addmm_``,
+    as ``F.linear`` passes them (the same GEMM, so the same rounding as the per-step path), or
+    for an ensemble a contiguous copy and ``baddbmm_`` (a third faster than on the view)."""
+    if W_h.dim() == 2:
+        return W_h.T, torch.Tensor.addmm_
+    return W_h.mT.contiguous(), torch.Tensor.baddbmm_
+
+
+def _sum_over_steps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``sum_t a_t^T b_t`` over steps and batch, one GEMM: ``(T, batch, m)`` and ``(T, batch,
+    n)`` give ``(m, n)``; with a member axis, ``(T, k, batch, .)``, one per member."""
+    if a.dim() == 3:
+        return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+    a, b = (t.transpose(0, 1).reshape(t.shape[1], -1, t.shape[-1]) for t in (a, b))
+    return a.mT @ b
 
 
 def _gru_factors(gates, m, h_previous, grads, keep) -> None:
