@@ -11,7 +11,9 @@ Tables (markdown, also written to ``--output``):
 
 1. ``ratio``: rnnlib / torch.nn time for each layer and (batch, hidden, T) shape, and the
    GRU / LSTM time of each library;
-2. ``growth``: time at 4 T over time at T (linear cost gives 4).
+2. ``growth``: time at 4 T over time at T (linear cost gives 4);
+3. ``ensemble``: one rnnlib layer with ``ensemble=8`` (eight members, each on its own input)
+   over one member alone.
 
 ``--check`` measures a grid that was not used to tune the kernels (``CHECK_SHAPES``) and exits
 1 unless every target of ``TARGETS`` holds; the table says which failed.
@@ -50,10 +52,12 @@ CHECK_SHAPES = [
 ]
 #: (batch, hidden, T) whose cost is compared with that at 4 T.
 GROWTH_SHAPE = (16, 32, 40)
+#: (batch, hidden, T, members) of the ensemble table.
+ENSEMBLE_SHAPE = (16, 32, 100, 8)
 #: The targets of ``--check``: rnnlib / torch.nn at most 1.3 (main shapes) or 2 (small);
 #: 4x the steps cost at most 4.6x (linear, with room for noise); rnnlib's GRU faster than its
-#: LSTM at every shape.
-TARGETS = {"main": 1.3, "small": 2.0, "growth": 4.6}
+#: LSTM at every shape; eight members cost at most 2.5x one.
+TARGETS = {"main": 1.3, "small": 2.0, "growth": 4.6, "ensemble": 2.5}
 OUTPUT = Path(__file__).with_name("results.md")
 README = Path(__file__).parents[1] / "README.md"
 #: ``--readme`` replaces the text between these two lines of the README with the results.
@@ -130,6 +134,34 @@ def growth_rows(device, repeats: int) -> list[dict]:
     ]
 
 
+def ensemble_rows(device, repeats: int) -> list[dict]:
+    batch, hidden, steps, members = ENSEMBLE_SHAPE
+    functions = {}
+    for name in LAYERS:
+        for k in (None, members):
+            layer = getattr(rnnlib, name)(INPUT_SIZE, hidden, ensemble=k).to(device)
+            shape = (batch, steps, INPUT_SIZE) if k is None else (k, batch, steps, INPUT_SIZE)
+            x = torch.randn(shape, device=device)
+            functions[name, k] = partial(forward_backward_seconds, layer, x)
+    ms = {key: 1e3 * value for key, value in interleaved_medians(functions, repeats).items()}
+    return [
+        {"layer": name, "one": ms[name, None], "ensemble": ms[name, members]} for name in LAYERS
+    ]
+
+
+def ensemble_table(rows: list[dict]) -> list[str]:
+    batch, hidden, steps, members = ENSEMBLE_SHAPE
+    lines = [
+        f"| layer (B {batch}, H {hidden}, T {steps}) | one member (ms) | ensemble={members} (ms) "
+        "| ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        ratio = row["ensemble"] / row["one"]
+        lines.append(f"| {row['layer']} | {row['one']:.2f} | {row['ensemble']:.2f} | {ratio:.2f} |")
+    return lines
+
+
 def ratio_table(rows: list[dict], check: bool) -> list[str]:
     kind = " kind |" if check else ""
     lines = [
@@ -162,7 +194,7 @@ def growth_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def failures(rows: list[dict], growth: list[dict]) -> list[str]:
+def failures(rows: list[dict], growth: list[dict], ensemble: list[dict]) -> list[str]:
     """The targets of :data:`TARGETS` that the measured rows miss."""
     missed = []
     for row in rows:
@@ -175,6 +207,10 @@ def failures(rows: list[dict], growth: list[dict]) -> list[str]:
     for row in growth:
         if row["what"].startswith("rnnlib") and row["growth"] > TARGETS["growth"]:
             missed.append(f"{row['what']}: 4x the steps cost {row['growth']:.2f}x")
+    for row in ensemble:
+        ratio = row["ensemble"] / row["one"]
+        if ratio > TARGETS["ensemble"]:
+            missed.append(f"{row['layer']}: {ENSEMBLE_SHAPE[3]} members cost {ratio:.2f}x one")
     return missed
 
 
@@ -191,7 +227,7 @@ def machine(device: torch.device) -> str:
     return f"{model}, {torch.get_num_threads()} thread(s)"
 
 
-def report(device, rows, growth, check: bool, repeats: int) -> list[str]:
+def report(device, rows, growth, ensemble, check: bool, repeats: int) -> list[str]:
     grid = "a grid not used for tuning (`--check`)" if check else "the tuning grid"
     lines = [
         f"Measured on {machine(device)}; torch {torch.__version__}; {grid}; "
@@ -206,9 +242,13 @@ def report(device, rows, growth, check: bool, repeats: int) -> list[str]:
         "Growth in T (4 is linear):",
         "",
         *growth_table(growth),
+        "",
+        "An ensemble of eight members (each its own weights and input) against one member:",
+        "",
+        *ensemble_table(ensemble),
     ]
     if check:
-        missed = failures(rows, growth)
+        missed = failures(rows, growth, ensemble)
         lines += ["", "Targets missed:" if missed else "Every target holds.", ""]
         lines += [f"- {m}" for m in missed]
     return lines
@@ -235,14 +275,15 @@ def main() -> int:
     device = torch.device(args.device)
     rows = ratio_rows(CHECK_SHAPES if args.check else SHAPES, device, args.repeats)
     growth = growth_rows(device, args.repeats)
+    ensemble = ensemble_rows(device, args.repeats)
     print(file=sys.stderr)
-    lines = report(device, rows, growth, args.check, args.repeats)
+    lines = report(device, rows, growth, ensemble, args.check, args.repeats)
     text = "\n".join(lines).rstrip() + "\n"
     print(text)
     args.output.write_text(text)
     if args.readme:
         update_readme(text)
-    return 1 if args.check and failures(rows, growth) else 0
+    return 1 if args.check and failures(rows, growth, ensemble) else 0
 
 
 if __name__ == "__main__":
