@@ -45,8 +45,6 @@ data that is still in the CPU's cache.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -85,8 +83,8 @@ class LSTMSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_projected, h_0, c_0, W_h, reverse, batch_first, save, overwrite_input):
-        steps, *batch, four_hidden = x_projected.shape  # batch: (batch,) or (members, batch)
-        hidden = four_hidden // 4
+        time = _time_axis(x_projected)
+        steps = x_projected.shape[time]
         order = range(steps - 1, -1, -1) if reverse else range(steps)
 
         # Buffers in time order. ``gates`` holds W_x x_t + b, receives a_t in place, then
@@ -98,17 +96,14 @@ class LSTMSequence(torch.autograd.Function):
             gates = x_projected.clone(memory_format=torch.contiguous_format)
         # ``h_states`` and ``c_states`` hold h_0 and c_0 too (first, or last when reversed), so
         # that h_{t-1} and c_{t-1} of every step are views.
-        h_states = x_projected.new_empty(steps + 1, *batch, hidden)
-        c_states = torch.empty_like(h_states)
-        h, c = (h_states[:-1], c_states[:-1]) if reverse else (h_states[1:], c_states[1:])
-        h_states[-1 if reverse else 0] = h_0
-        c_states[-1 if reverse else 0] = c_0
+        h_states, h = _states(gates, h_0, reverse)
+        c_states, c = _states(gates, c_0, reverse)
         tanh_c = torch.empty_like(c)
 
         # One view per step and gate, made once (indexing inside the loop costs more).
-        a_steps = gates.unbind(0)
-        i, f, g, o = (part.unbind(0) for part in gates.chunk(4, dim=-1))
-        h_steps, c_steps, tanh_c_steps = h.unbind(0), c.unbind(0), tanh_c.unbind(0)
+        a_steps = gates.unbind(time)
+        i, f, g, o = (part.unbind(time) for part in gates.chunk(4, dim=-1))
+        h_steps, c_steps, tanh_c_steps = (x.unbind(time) for x in (h, c, tanh_c))
         W_h_T, matmul_ = _recurrent_weight(W_h)
 
         # The arithmetic of LSTMCell.step, operation for operation, so the outputs are the same.
@@ -132,51 +127,45 @@ class LSTMSequence(torch.autograd.Function):
             ctx.save_for_backward(gates, h_states, c_states, tanh_c, W_h)
             ctx.reverse, ctx.batch_first = reverse, batch_first
         # copies, so the caller may modify them in place
-        outputs = h.transpose(0, 1).contiguous() if batch_first else h.clone()
+        outputs = h.transpose(time, time + 1).contiguous() if batch_first else h.clone()
         return outputs, h_prev.clone(), c_prev.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         gates, h_states, c_states, tanh_c, W_h = ctx.saved_tensors
-        reverse = ctx.reverse
-        steps, *batch, four_hidden = gates.shape
-        hidden = four_hidden // 4
+        reverse, time = ctx.reverse, _time_axis(gates)
+        steps, hidden = gates.shape[time], gates.shape[-1] // 4
         addmm = torch.addmm if W_h.dim() == 2 else torch.baddbmm
         # h_{t-1} and c_{t-1} of every step, in time order
-        previous = slice(1, None) if reverse else slice(None, -1)
-        h_previous, c_previous = h_states[previous], c_states[previous]
+        h_previous, c_previous = (x.narrow(time, int(reverse), steps) for x in (h_states, c_states))
         # the steps from the last read to the first, cut into blocks that fit in the cache
         backward_order = range(steps) if reverse else range(steps - 1, -1, -1)
-        per_step = 11 * math.prod(batch) * hidden * gates.element_size()
+        per_step = 11 * grad_h_last.numel() * gates.element_size()
         block = max(1, min(steps, BLOCK_BYTES // per_step))
 
         da = torch.empty_like(gates)  # dJ/da_t, written slice by slice (no torch.cat)
-        dh_to_dc = gates.new_empty(block, *batch, hidden)  # o_t (1 - tanh(c_t)^2), per block
-        grad_h = grad_outputs.transpose(0, 1) if ctx.batch_first else grad_outputs
+        # o_t (1 - tanh(c_t)^2), per block
+        dh_to_dc = torch.empty_like(tanh_c.narrow(time, 0, block))
+        grad_h = grad_outputs.transpose(time, time + 1) if ctx.batch_first else grad_outputs
         # Views per step, made once. The i, f, c~ slices are viewed (batch, 3, hidden) so that
         # one broadcast product with dc_t (batch, 1, hidden) fills all three.
-        da_steps, grad_h_steps = da.unbind(0), grad_h.unbind(0)
-        da_ifg = da[..., : 3 * hidden].unflatten(-1, (3, hidden)).unbind(0)
-        da_o = da[..., 3 * hidden :].unbind(0)
-        f = gates[..., hidden : 2 * hidden].unbind(0)
+        da_steps, grad_h_steps = da.unbind(time), grad_h.unbind(time)
+        da_ifg = da[..., : 3 * hidden].unflatten(-1, (3, hidden)).unbind(time)
+        da_o = da[..., 3 * hidden :].unbind(time)
+        f = gates[..., hidden : 2 * hidden].unbind(time)
 
-        dh = grad_h_last.new_empty(*batch, hidden)
-        dc_broadcast = grad_c_last.new_empty(*batch, 1, hidden)
+        dh = torch.empty_like(grad_h_last)
+        dc_broadcast = grad_c_last.new_empty(*grad_c_last.shape[:-1], 1, hidden)
         dc = dc_broadcast[..., 0, :]
         dc_next = grad_c_last.clone()  # f_{t+1} * dc_{t+1}; for the last step read, dJ/dc_T
         later = None  # the step read after t (none for the last step read)
         for start in range(0, steps, block):
             ts = backward_order[start : start + block]
-            first, last = min(ts), max(ts) + 1  # the block's steps, as a slice of time
-            _gate_factors(
-                gates[first:last],
-                c_previous[first:last],
-                tanh_c[first:last],
-                da[first:last],
-                dh_to_dc[: last - first],
-            )
-            dh_to_dc_steps = dh_to_dc.unbind(0)
+            first, size = min(ts), len(ts)  # the block's steps, as a slice of time
+            part = [x.narrow(time, first, size) for x in (gates, c_previous, tanh_c, da)]
+            _gate_factors(*part, dh_to_dc.narrow(time, 0, size))
+            dh_to_dc_steps = dh_to_dc.unbind(time)
             for t in ts:
                 if later is None:
                     # dh_T = dJ/dh_T (from the outputs) + dJ/dh_T (from the final state)
@@ -276,8 +265,8 @@ class GRUSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_projected, h_0, W_h, b_h, reverse, batch_first, save, overwrite_input):
-        steps, *batch, three_hidden = x_projected.shape
-        hidden = three_hidden // 3
+        time = _time_axis(x_projected)
+        steps, hidden = x_projected.shape[time], x_projected.shape[-1] // 3
         order = range(steps - 1, -1, -1) if reverse else range(steps)
         # ``gates`` holds x_projected, then [r, u, a_n], then [r, u, n], in place
         if overwrite_input:
@@ -285,15 +274,13 @@ class GRUSequence(torch.autograd.Function):
         else:
             gates = x_projected.clone(memory_format=torch.contiguous_format)
         m = torch.empty_like(gates)  # W_h h_{t-1} + b_h of every step
-        h_states = x_projected.new_empty(steps + 1, *batch, hidden)
-        h = h_states[:-1] if reverse else h_states[1:]
-        h_states[-1 if reverse else 0] = h_0
+        h_states, h = _states(gates, h_0, reverse)
 
-        r, u, n = (part.unbind(0) for part in gates.chunk(3, dim=-1))
-        ru, m_steps = gates[..., : 2 * hidden].unbind(0), m.unbind(0)
-        m_ru, m_n = m[..., : 2 * hidden].unbind(0), m[..., 2 * hidden :].unbind(0)
-        reset_m_n = h_0.new_empty(h_0.shape)  # r_t * m_n
-        h_steps = h.unbind(0)
+        r, u, n = (part.unbind(time) for part in gates.chunk(3, dim=-1))
+        ru, m_steps = gates[..., : 2 * hidden].unbind(time), m.unbind(time)
+        m_ru, m_n = m[..., : 2 * hidden].unbind(time), m[..., 2 * hidden :].unbind(time)
+        reset_m_n = torch.empty_like(h_0)  # r_t * m_n
+        h_steps = h.unbind(time)
         W_h_T, _ = _recurrent_weight(W_h)
         single = W_h.dim() == 2
         addmm, mm = (torch.addmm, torch.mm) if single else (torch.baddbmm, torch.bmm)
@@ -320,42 +307,42 @@ class GRUSequence(torch.autograd.Function):
             ctx.save_for_backward(gates, m, h_states, W_h)
             ctx.reverse, ctx.batch_first = reverse, batch_first
             ctx.has_bias = b_h is not None
-        outputs = h.transpose(0, 1).contiguous() if batch_first else h.clone()
+        outputs = h.transpose(time, time + 1).contiguous() if batch_first else h.clone()
         return outputs, h_prev.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_outputs, grad_h_last):
         gates, m, h_states, W_h = ctx.saved_tensors
-        reverse = ctx.reverse
-        steps, *batch, three_hidden = gates.shape
-        hidden = three_hidden // 3
+        reverse, time = ctx.reverse, _time_axis(gates)
+        steps, hidden = gates.shape[time], gates.shape[-1] // 3
         addmm = torch.addmm if W_h.dim() == 2 else torch.baddbmm
-        h_previous = h_states[1:] if reverse else h_states[:-1]
+        h_previous = h_states.narrow(time, int(reverse), steps)
         backward_order = range(steps) if reverse else range(steps - 1, -1, -1)
-        per_step = 14 * math.prod(batch) * hidden * gates.element_size()
+        per_step = 14 * grad_h_last.numel() * gates.element_size()
         block = max(1, min(steps, BLOCK_BYTES // per_step))
 
         # [dm_n, da_r, da_u, da_n] of every step; dm = first three quarters, da = last three
-        grads = gates.new_empty(steps, *batch, 4 * hidden)
+        grads = gates.new_empty(*gates.shape[:-1], 4 * hidden)
         dm, da = grads[..., : 3 * hidden], grads[..., hidden:]
-        keep = gates.new_empty(steps, *batch, hidden)  # 1 - u_t (read one step later)
+        keep = torch.empty_like(h_previous)  # 1 - u_t (read one step later)
         W_h_nru = W_h.roll(hidden, -2)  # W_h's rows in dm's order n, r, u
-        grad_h = grad_outputs.transpose(0, 1) if ctx.batch_first else grad_outputs
-        grad_h_steps, dm_steps, keep_steps = grad_h.unbind(0), dm.unbind(0), keep.unbind(0)
+        grad_h = grad_outputs.transpose(time, time + 1) if ctx.batch_first else grad_outputs
+        grad_h_steps, dm_steps, keep_steps = (x.unbind(time) for x in (grad_h, dm, keep))
         # (batch, 2, hidden) views: [dm_n, da_r] = da_n * [.,.], [da_u, da_n] = dh_t * [.,.]
-        by_da_n = grads[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(0)
-        by_dh = grads[..., 2 * hidden :].unflatten(-1, (2, hidden)).unbind(0)
-        da_n = grads[..., 3 * hidden :, None].transpose(-1, -2).unbind(0)
+        by_da_n = grads[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)
+        by_dh = grads[..., 2 * hidden :].unflatten(-1, (2, hidden)).unbind(time)
+        da_n = grads[..., 3 * hidden :, None].transpose(-1, -2).unbind(time)
 
         dh, carried = torch.empty_like(grad_h_last), torch.empty_like(grad_h_last)
         dh_broadcast = dh.unsqueeze(-2)
         later, keep_later = None, None
         for start in range(0, steps, block):
             ts = backward_order[start : start + block]
-            first, last = min(ts), max(ts) + 1
-            part = slice(first, last)
-            _gru_factors(gates[part], m[part], h_previous[part], grads[part], keep[part])
+            first, size = min(ts), len(ts)
+            _gru_factors(
+                *(x.narrow(time, first, size) for x in (gates, m, h_previous, grads, keep))
+            )
             for t in ts:
                 if later is None:
                     # dh_T = dJ/dh_T (outputs) + dJ/dh_T (final state)
@@ -380,7 +367,7 @@ class GRUSequence(torch.autograd.Function):
             # dW_h = sum_t dm_t^T h_{t-1}, rows rolled back to r, u, n
             grad_W_h = _sum_over_steps(dm, h_previous).roll(-hidden, -2)
         if ctx.has_bias and ctx.needs_input_grad[3]:
-            grad_b_h = dm.sum(0).sum(-2).roll(-hidden, -1)  # db_h = sum_t dm_t
+            grad_b_h = dm.sum((time, time + 1)).roll(-hidden, -1)  # db_h = sum_t dm_t
         return grad_x_projected, grad_h_0, grad_W_h, grad_b_h, None, None, None, None
 
 
@@ -393,12 +380,27 @@ def _recurrent_weight(W_h: torch.Tensor):
     return W_h.mT.contiguous(), torch.Tensor.baddbmm_
 
 
+def _time_axis(x: torch.Tensor) -> int:
+    """0 for a sequence ``(T, batch, .)``; 1 for an ensemble's ``(members, T, batch, .)``."""
+    return x.dim() - 3
+
+
+def _states(gates: torch.Tensor, initial: torch.Tensor, reverse: bool):
+    """``(states, per_step)``: a buffer of T + 1 states along ``gates``' time axis that holds
+    ``initial`` first (last when ``reverse``), so that every step's previous state is a view,
+    and its T states in time order."""
+    time = _time_axis(gates)
+    steps = gates.shape[time]
+    states = gates.new_empty(*gates.shape[:time], steps + 1, *initial.shape[time:])
+    states.select(time, steps if reverse else 0).copy_(initial)
+    return states, states.narrow(time, 0 if reverse else 1, steps)
+
+
 def _sum_over_steps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``sum_t a_t^T b_t`` over steps and batch, one GEMM: ``(T, batch, m)`` and ``(T, batch,
-    n)`` give ``(m, n)``; with a member axis, ``(T, k, batch, .)``, one per member."""
-    if a.dim() == 3:
-        return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
-    a, b = (t.transpose(0, 1).reshape(t.shape[1], -1, t.shape[-1]) for t in (a, b))
+    n)`` give ``(m, n)``; an ensemble's ``(members, T, batch, .)`` one ``(m, n)`` per member."""
+    time = _time_axis(a)
+    a, b = (x.flatten(time, time + 1) for x in (a, b))
     return a.mT @ b
 
 

@@ -83,7 +83,7 @@ class RecurrentLayer(nn.Module):
 
     def _start(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """Check ``x`` and ``state``; return the projected input ``(time, batch, gates *
-        hidden)`` of every step (``(time, members, batch, gates * hidden)`` for an ensemble)
+        hidden)`` of every step (``(members, time, batch, gates * hidden)`` for an ensemble)
         and the initial state (zeros when ``state`` is None)."""
         x = self._time_first(x)
         batch = x.shape[-2]
@@ -91,12 +91,7 @@ class RecurrentLayer(nn.Module):
             state = self.cell.initial_state(batch)
         else:
             self.cell.check_state(state, batch)
-        x_projected = self.cell.input_projection(x)
-        return (x_projected if self.ensemble is None else x_projected.transpose(0, 1)), state
-
-    def _ensemble_outputs(self, h: torch.Tensor) -> torch.Tensor:
-        """An ensemble's outputs ``(time, members, batch, hidden)`` in the input's layout."""
-        return h.permute(1, 2, 0, 3) if self.batch_first else h.transpose(0, 1)
+        return self.cell.input_projection(x), state
 
     def _fused_cell(self) -> type[RecurrentCell] | None:
         """``LSTMCell`` or ``GRUCell`` when the cell is one of them with that class's own step
@@ -124,7 +119,8 @@ class RecurrentLayer(nn.Module):
         x_projected, state = self._start(x, state)
         # unbind once: indexing x_projected[t] inside the loop would make the backward pass of
         # every step allocate a zero gradient of the whole (time, ...) tensor, quadratic in T.
-        inputs = x_projected.unbind(0)  # T tensors of shape (batch, gates * hidden)
+        time_axis = 0 if self.ensemble is None else 1
+        inputs = x_projected.unbind(time_axis)  # T tensors of shape ([k,] batch, gates * hidden)
         states: list[State] = []
         for x_t in reversed(inputs) if self.reverse else inputs:
             state = self.cell.step(x_t, state)
@@ -152,14 +148,10 @@ class RecurrentLayer(nn.Module):
                 "batch_first": self.batch_first,
                 "overwrite_input": type(self.cell).input_projection is fused.input_projection,
             }
-            # an ensemble's outputs come back time first and are laid out here
-            options["batch_first"] &= self.ensemble is None
             if fused is LSTMCell:
                 outputs, h_last, c_last = lstm_sequence(x_projected, *state, cell.W_h, **options)
-                final = (h_last, c_last)
-            else:
-                outputs, final = gru_sequence(x_projected, state, cell.W_h, cell.b_h, **options)
-            return (outputs if self.ensemble is None else self._ensemble_outputs(outputs)), final
+                return outputs, (h_last, c_last)
+            return gru_sequence(x_projected, state, cell.W_h, cell.b_h, **options)
         states = self.unroll(x, state)
         time_axis = (1 if self.batch_first else 0) + (self.ensemble is not None)
         outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)
