@@ -79,6 +79,11 @@ class LSTMSequence(torch.autograd.Function):
     ``c_last`` are the state after the last step read (``t = 1`` when ``reverse``). ``save``:
     keep what the backward pass needs (False when no gradient will be asked for);
     ``overwrite_input``: see :func:`lstm_sequence`.
+
+    Ensembles (:mod:`rnnlib.cells`): with ``W_h`` of shape ``(k, 4 hidden, hidden)``, every
+    tensor has the member axis first (``x_projected`` ``(k, T, batch, 4 hidden)``, states
+    ``(k, batch, hidden)``, outputs ``(k, batch, T, hidden)`` or ``(k, T, batch, hidden)``), time
+    is the second axis of every buffer, and the products are ``baddbmm``/``bmm``.
     """
 
     @staticmethod
