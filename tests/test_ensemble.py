@@ -133,6 +133,23 @@ def test_member_j_is_the_network_built_alone_after_seeding_with_seeds_j(network_
             assert (a - b[:, j]).abs().max().item() <= TOLERANCE  # (layers * 2, k, B, H)
 
 
+@pytest.mark.parametrize("network_class", NETWORKS, ids=lambda c: c.__name__)
+def test_ensemble_network_with_given_states_time_first_equals_its_members(network_class):
+    """States packed ``(layers * directions, k, batch, hidden)``; input ``(k, T, batch, .)``."""
+    ensemble = network_class(3, 4, num_layers=2, bidirectional=True, batch_first=False,
+                             ensemble=2, seeds=[5, 6]).double()  # fmt: skip
+    x = torch.randn(2, 7, 3, 3, dtype=torch.float64)
+    h_0 = torch.randn(4, 2, 3, 4, dtype=torch.float64)
+    c_0 = torch.randn_like(h_0)
+    lstm = network_class is rnnlib.LSTM
+    outputs, final = ensemble(x, (h_0, c_0) if lstm else h_0)
+    for j in range(2):
+        outputs_j, final_j = ensemble.member(j)(x[j], (h_0[:, j], c_0[:, j]) if lstm else h_0[:, j])
+        assert (outputs_j - outputs[j]).abs().max().item() <= TOLERANCE
+        for a, b in zip(state_tensors(final_j), state_tensors(final), strict=True):
+            assert (a - b[:, j]).abs().max().item() <= TOLERANCE
+
+
 def test_default_seeds_are_0_to_k_minus_1():
     ensemble = rnnlib.GRU(2, 3, ensemble=2)
     for j in range(2):
