@@ -273,18 +273,21 @@ class GRUSequence(torch.autograd.Function):
         time = _time_axis(x_projected)
         steps, hidden = x_projected.shape[time], x_projected.shape[-1] // 3
         order = range(steps - 1, -1, -1) if reverse else range(steps)
-        # ``gates`` holds x_projected, then [r, u, a_n], then [r, u, n], in place
-        if overwrite_input:
-            gates = x_projected.contiguous()
-        else:
-            gates = x_projected.clone(memory_format=torch.contiguous_format)
-        m = torch.empty_like(gates)  # W_h h_{t-1} + b_h of every step
-        h_states, h = _states(gates, h_0, reverse)
+        # x_projected is only read; the gates r, u, n of every step go to ``gates``, laid out
+        # (T, 3, batch, hidden) so that each step's gate is a contiguous (batch, hidden) block
+        # like GRUCell's: ATen's vectorised sigmoid, tanh and lerp round their last elements
+        # differently from their first, so the same layout is what makes the same bits.
+        x_projected = x_projected.contiguous()
+        m = torch.empty_like(x_projected)  # W_h h_{t-1} + b_h of every step
+        gates = _gate_buffer(x_projected, 3, hidden)
+        h_states, h = _states(x_projected, h_0, reverse)
 
-        r, u, n = (part.unbind(time) for part in gates.chunk(3, dim=-1))
-        ru, m_steps = gates[..., : 2 * hidden].unbind(time), m.unbind(time)
-        m_ru, m_n = m[..., : 2 * hidden].unbind(time), m[..., 2 * hidden :].unbind(time)
-        reset_m_n = torch.empty_like(h_0)  # r_t * m_n
+        x_ru = x_projected[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)
+        x_n = x_projected[..., 2 * hidden :].unbind(time)
+        m_steps, m_n = m.unbind(time), m[..., 2 * hidden :].unbind(time)
+        m_ru = m[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)
+        r, u, n = (gates.select(time + 1, gate).unbind(time) for gate in range(3))
+        ru = gates.narrow(time + 1, 0, 2).movedim(time + 1, -2).unbind(time)  # (batch, 2, H)
         h_steps = h.unbind(time)
         W_h_T, _ = _recurrent_weight(W_h)
         single = W_h.dim() == 2
@@ -298,12 +301,12 @@ class GRUSequence(torch.autograd.Function):
             else:
                 addmm(b_h_rows, h_prev, W_h_T, out=m_steps[t])
             # r_t = sigma(x_r + m_r),  u_t = sigma(x_u + m_u): one add over both (a sum is
-            # rounded alike in any grouping; sigmoid is not, so it stays one call per gate)
-            ru[t].add_(m_ru[t])
+            # rounded alike in any layout; sigmoid is not, so it stays one call per gate)
+            torch.add(x_ru[t], m_ru[t], out=ru[t])
             r[t].sigmoid_()
             u[t].sigmoid_()
             # n_t = tanh(x_n + r_t * m_n)
-            n[t].add_(torch.mul(r[t], m_n[t], out=reset_m_n)).tanh_()
+            torch.mul(r[t], m_n[t], out=n[t]).add_(x_n[t]).tanh_()
             # h_t = h_{t-1} + u_t * (n_t - h_{t-1})
             torch.lerp(h_prev, n[t], u[t], out=h_steps[t])
             h_prev = h_steps[t]
@@ -319,16 +322,16 @@ class GRUSequence(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_outputs, grad_h_last):
         gates, m, h_states, W_h = ctx.saved_tensors
-        reverse, time = ctx.reverse, _time_axis(gates)
-        steps, hidden = gates.shape[time], gates.shape[-1] // 3
+        reverse, time = ctx.reverse, _time_axis(m)
+        steps, hidden = m.shape[time], m.shape[-1] // 3
         addmm = torch.addmm if W_h.dim() == 2 else torch.baddbmm
         h_previous = h_states.narrow(time, int(reverse), steps)
         backward_order = range(steps) if reverse else range(steps - 1, -1, -1)
-        per_step = 14 * grad_h_last.numel() * gates.element_size()
+        per_step = 14 * grad_h_last.numel() * m.element_size()
         block = max(1, min(steps, BLOCK_BYTES // per_step))
 
         # [dm_n, da_r, da_u, da_n] of every step; dm = first three quarters, da = last three
-        grads = gates.new_empty(*gates.shape[:-1], 4 * hidden)
+        grads = m.new_empty(*m.shape[:-1], 4 * hidden)
         dm, da = grads[..., : 3 * hidden], grads[..., hidden:]
         keep = torch.empty_like(h_previous)  # 1 - u_t (read one step later)
         W_h_nru = W_h.roll(hidden, -2)  # W_h's rows in dm's order n, r, u
@@ -345,9 +348,8 @@ class GRUSequence(torch.autograd.Function):
         for start in range(0, steps, block):
             ts = backward_order[start : start + block]
             first, size = min(ts), len(ts)
-            _gru_factors(
-                *(x.narrow(time, first, size) for x in (gates, m, h_previous, grads, keep))
-            )
+            block_of = (*gates.unbind(time + 1), m[..., 2 * hidden :], h_previous, grads, keep)
+            _gru_factors(*(x.narrow(time, first, size) for x in block_of))
             for t in ts:
                 if later is None:
                     # dh_T = dJ/dh_T (outputs) + dJ/dh_T (final state)
@@ -385,6 +387,14 @@ def _recurrent_weight(W_h: torch.Tensor):
     return W_h.mT.contiguous(), torch.Tensor.baddbmm_
 
 
+def _gate_buffer(x_projected: torch.Tensor, gates: int, hidden: int) -> torch.Tensor:
+    """An empty ``(T, gates, batch, hidden)`` buffer (``(members, T, gates, batch, hidden)``
+    for an ensemble): one contiguous ``(batch, hidden)`` block per step and gate."""
+    time = _time_axis(x_projected)
+    shape = x_projected.shape
+    return x_projected.new_empty(*shape[: time + 1], gates, *shape[time + 1 : -1], hidden)
+
+
 def _time_axis(x: torch.Tensor) -> int:
     """0 for a sequence ``(T, batch, .)``; 1 for an ensemble's ``(members, T, batch, .)``."""
     return x.dim() - 3
@@ -409,14 +419,12 @@ def _sum_over_steps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a.mT @ b
 
 
-def _gru_factors(gates, m, h_previous, grads, keep) -> None:
+def _gru_factors(r, u, n, m_n, h_previous, grads, keep) -> None:
     """For a block of steps, fill ``grads`` (``[., ., ., .]`` in the order dm_n, da_r, da_u,
     da_n) with ``[r, m_n r (1 - r), (n - h_{t-1}) u (1 - u), u (1 - n^2)]`` and ``keep`` with
     ``1 - u``: the factors of :class:`GRUSequence`'s backward loop."""
-    r, u, n = gates.chunk(3, dim=-1)
-    m_n = m[..., 2 * gates.shape[-1] // 3 :]
     f_n, f_r, f_u, f_a = grads.chunk(4, dim=-1)
-    one = gates.new_ones(())
+    one = r.new_ones(())
     f_n.copy_(r)
     torch.addcmul(r, r, r, value=-1, out=f_r).mul_(m_n)
     torch.addcmul(u, u, u, value=-1, out=f_u).mul_(n - h_previous)

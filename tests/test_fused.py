@@ -205,6 +205,23 @@ def test_fused_lstm_backward_passes_gradcheck(reverse, batch_first):
     )
 
 
+@pytest.mark.parametrize("cell_class", [LSTMCell, GRUCell])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_outputs_equal_the_per_step_outputs_to_the_bit(cell_class, dtype):
+    """Shapes whose rows are not a whole number of the CPU's vector lengths: ATen's vectorised
+    sigmoid, tanh and lerp round their tail elements differently, so the kernels must lay out
+    every transcendental operation as the cells do."""
+    torch.manual_seed(13)
+    for batch, hidden, reverse in [(4, 16, False), (3, 5, True), (4, 4, False), (1, 24, True)]:
+        layer = RecurrentLayer(cell_class(3, hidden).to(dtype), reverse=reverse)
+        x = torch.randn(batch, 11, 3, dtype=dtype)
+        outputs, final = layer(x)
+        reference, reference_final = per_step_forward(layer, x, None)
+        assert torch.equal(outputs, reference), (batch, hidden, reverse)
+        for a, b in zip(state_tensors(final), state_tensors(reference_final), strict=True):
+            assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("batch_first", [False, True])
