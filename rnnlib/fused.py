@@ -242,8 +242,9 @@ class GRUSequence(torch.autograd.Function):
     r"""``(x_projected, h_0, W_h, b_h) -> (outputs, h_last)`` for a whole GRU sequence.
 
     ``x_projected``: ``(T, batch, 3 hidden)``, :meth:`~rnnlib.cells.GRUCell.input_projection`
-    of every step (``W_x x_t + b_x``, rows r, u, n); ``b_h`` may be None (no bias). Outputs,
-    ``save`` and ``overwrite_input`` as in :class:`LSTMSequence`. Forward, the arithmetic of
+    of every step (``W_x x_t + b_x``, rows r, u, n); ``b_h`` may be None (no bias). Outputs
+    and ``save`` as in :class:`LSTMSequence`; ``overwrite_input`` has no effect (the gates go to
+    a buffer of their own, ``x_projected`` is only read). Forward, the arithmetic of
     :meth:`GRUCell.step <rnnlib.cells.GRUCell.step>` operation for operation, so the outputs are
     the same to the bit (u is the lecture's update gate, ``u = 1 - z`` of torch)::
 
