@@ -12,12 +12,22 @@ to float precision:
 
 Splitting a step into ``input_projection`` (no recurrence, so a layer can apply it to all time
 steps in one matmul) and ``step`` (the recurrence) is what makes the sequence layer fast.
+
+**Ensembles.** ``ensemble=k`` makes a cell of ``k`` independent members, each with its own
+weights, stacked along a new first axis (``W_x`` of shape ``(k, gates * hidden, input)``, and so
+on) and run together with batched matrix products (``bmm``). Member ``j`` has exactly the
+weights of the cell built alone right after ``torch.manual_seed(seeds[j])`` (``seeds`` defaults
+to ``0, 1, ..., k - 1``); building an ensemble leaves the global random state as it was. States
+and step inputs get the member axis first, ``(k, batch, ...)``; a step input without it,
+``(batch, input)``, is shared by every member. :meth:`RecurrentCell.member` returns member ``j``
+as a cell of its own.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,23 +53,52 @@ def _affine(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.T
     """``x W^T + b`` over the last axis of ``x`` (any leading axes): one ``addmm`` on the
     flattened leading axes. ``W^T`` is first copied to a row-major matrix: with the transposed
     view (``x @ W.T``, or ``F.linear``), autograd computes ``dW`` as ``grad^T x`` in W's own
-    layout, a product that MKL runs several times slower on CPU than ``x^T grad``."""
-    flat = x.reshape(-1, x.shape[-1])
-    W_T = W.T.contiguous()
-    projected = flat @ W_T if b is None else torch.addmm(b, flat, W_T)
-    return projected.view(*x.shape[:-1], W.shape[0])
+    layout, a product that MKL runs several times slower on CPU than ``x^T grad``.
+
+    For an ensemble (``W`` of shape ``(k, rows, input)``, ``b`` of shape ``(k, rows)``) ``x`` has
+    the member axis first, of size ``k``, or of size 1 for an input shared by every member; the
+    result is ``(k, ..., rows)``, one ``baddbmm``."""
+    if W.dim() == 2:
+        flat = x.reshape(-1, x.shape[-1])
+        W_T = W.T.contiguous()
+        projected = flat @ W_T if b is None else torch.addmm(b, flat, W_T)
+        return projected.view(*x.shape[:-1], W.shape[0])
+    members = W.shape[0]
+    flat = x.reshape(x.shape[0], -1, x.shape[-1]).expand(members, -1, -1)  # (k, N, input)
+    W_T = W.mT.contiguous()  # (k, input, rows)
+    projected = flat @ W_T if b is None else torch.baddbmm(b.unsqueeze(-2), flat, W_T)
+    return projected.view(members, *x.shape[1:-1], W.shape[-2])
+
+
+def _linear(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """``h W^T + b`` for one step: ``F.linear`` (one ``addmm``), or for an ensemble (``h`` of
+    shape ``(k, batch, in)``, ``W`` ``(k, out, in)``, ``b`` ``(k, out)`` or ``(k, batch, out)``)
+    one ``baddbmm``."""
+    if W.dim() == 2:
+        return F.linear(h, W, b)
+    if b is None:
+        return torch.bmm(h, W.mT)
+    return torch.baddbmm(b if b.dim() == 3 else b.unsqueeze(-2), h, W.mT)
 
 
 class RecurrentCell(nn.Module):
     """Shared plumbing: parameters, initialisation, checks and weight copying.
 
-    Subclasses set ``num_gates`` and ``torch_class`` and implement ``step``.
+    Subclasses set ``num_gates`` and ``torch_class`` and implement ``step``. ``ensemble=k``
+    and ``seeds``: see the module docstring.
     """
 
     num_gates: int = 1
     torch_class: type[nn.Module] = nn.RNNCell
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        ensemble: int | None = None,
+        seeds: Sequence[int] | None = None,
+    ):
         super().__init__()
         if input_size < 1 or hidden_size < 1:
             raise ValueError(
@@ -68,18 +107,39 @@ class RecurrentCell(nn.Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
+        self.ensemble, self.seeds = _check_ensemble(ensemble, seeds)
+        members = () if ensemble is None else (ensemble,)
         rows = self.num_gates * hidden_size
-        self.W_x = nn.Parameter(torch.empty(rows, input_size))
-        self.W_h = nn.Parameter(torch.empty(rows, hidden_size))
-        self.b_x = nn.Parameter(torch.empty(rows)) if bias else None
-        self.b_h = nn.Parameter(torch.empty(rows)) if bias else None
+        self.W_x = nn.Parameter(torch.empty(*members, rows, input_size))
+        self.W_h = nn.Parameter(torch.empty(*members, rows, hidden_size))
+        self.b_x = nn.Parameter(torch.empty(*members, rows)) if bias else None
+        self.b_h = nn.Parameter(torch.empty(*members, rows)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """torch.nn's default: every weight uniform in [-1/sqrt(hidden), 1/sqrt(hidden)]."""
+        """torch.nn's default: every weight uniform in [-1/sqrt(hidden), 1/sqrt(hidden)]; an
+        ensemble's member ``j`` draws its weights after ``torch.manual_seed(seeds[j])``, in the
+        order a cell alone draws them."""
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for parameter in self.parameters():
-            nn.init.uniform_(parameter, -bound, bound)
+        if self.ensemble is None:
+            for parameter in self.parameters():
+                nn.init.uniform_(parameter, -bound, bound)
+            return
+        for j, seed in enumerate(self.seeds):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                for parameter in self.parameters():
+                    nn.init.uniform_(parameter[j], -bound, bound)
+
+    def member(self, j: int) -> RecurrentCell:
+        """Member ``j`` of an ensemble as a cell of its own, with copies of its weights."""
+        if self.ensemble is None:
+            raise ValueError("member() is for ensembles (cells built with ensemble=k)")
+        cell = copy.deepcopy(self)
+        cell.ensemble, cell.seeds = None, None
+        for name, parameter in self.named_parameters():
+            setattr(cell, name, nn.Parameter(parameter.detach()[j].clone()))
+        return cell
 
     # --- the two halves of a step -------------------------------------------------------
     def input_projection(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,17 +150,22 @@ class RecurrentCell(nn.Module):
 
     def pre_activation(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
         """``W_h h_{t-1} + (W_x x_t + b)`` for every gate: one matmul per step, with the
-        projected input as its bias (a single ``addmm``)."""
-        return F.linear(h_prev, self.W_h, x_projected)
+        projected input as its bias (a single ``addmm``; ``baddbmm`` for an ensemble)."""
+        return _linear(h_prev, self.W_h, x_projected)
 
     def step(self, x_projected: torch.Tensor, state: State) -> State:
         """One step of the recurrence given the already projected input."""
         raise NotImplementedError
 
     # --- states ---------------------------------------------------------------------------
+    def state_shape(self, batch_size: int) -> tuple[int, ...]:
+        """``(batch, hidden)``, or ``(k, batch, hidden)`` for an ensemble."""
+        members = () if self.ensemble is None else (self.ensemble,)
+        return (*members, batch_size, self.hidden_size)
+
     def initial_state(self, batch_size: int) -> State:
         """The zero state, on the weights' device and dtype."""
-        return self.W_h.new_zeros(batch_size, self.hidden_size)
+        return self.W_h.new_zeros(self.state_shape(batch_size))
 
     @staticmethod
     def hidden(state: State) -> torch.Tensor:
@@ -108,15 +173,21 @@ class RecurrentCell(nn.Module):
         return state
 
     def check_state(self, state: State, batch_size: int) -> None:
-        check_state(state, (batch_size, self.hidden_size), "hidden state h", self.W_h)
+        check_state(state, self.state_shape(batch_size), "hidden state h", self.W_h)
 
     def forward(self, x_t: torch.Tensor, state: State | None = None) -> State:
-        """One time step on ``x_t`` of shape ``(batch, input)``; ``state`` defaults to zeros."""
-        check_input(x_t, self.input_size, 2, "(batch, features)", self.W_x)
-        if state is None:
-            state = self.initial_state(x_t.shape[0])
+        """One time step on ``x_t`` of shape ``(batch, input)`` (for an ensemble also
+        ``(k, batch, input)``); ``state`` defaults to zeros."""
+        if self.ensemble is not None and isinstance(x_t, torch.Tensor) and x_t.dim() == 3:
+            check_input(x_t, self.input_size, 3, "(members, batch, features)", self.W_x)
+            _check_members(x_t, self.ensemble)
         else:
-            self.check_state(state, x_t.shape[0])
+            check_input(x_t, self.input_size, 2, "(batch, features)", self.W_x)
+            x_t = x_t if self.ensemble is None else x_t.unsqueeze(0)
+        if state is None:
+            state = self.initial_state(x_t.shape[-2])
+        else:
+            self.check_state(state, x_t.shape[-2])
         return self.step(self.input_projection(x_t), state)
 
     # --- copying weights to and from torch.nn ---------------------------------------------
@@ -143,6 +214,8 @@ class RecurrentCell(nn.Module):
                 f"{cls.__name__}.from_torch expects a {cls.torch_class.__name__}, "
                 f"got {type(module).__name__}"
             )
+        if "ensemble" in kwargs:
+            raise ValueError("from_torch builds a single cell, not an ensemble")
         cell = cls(module.input_size, module.hidden_size, bias=module.bias, **kwargs)
         cell.to(device=module.weight_ih.device, dtype=module.weight_ih.dtype)
         cell.load_torch_weights(
@@ -156,6 +229,7 @@ class RecurrentCell(nn.Module):
     @torch.no_grad()
     def load_torch_weights(self, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> None:
         """Copy torch-layout tensors into ``W_x``, ``W_h``, ``b_x``, ``b_h``."""
+        _check_single(self)
         self.W_x.copy_(self._copy_rows(weight_ih))
         self.W_h.copy_(self._copy_rows(weight_hh))
         if self.bias:
@@ -164,6 +238,7 @@ class RecurrentCell(nn.Module):
 
     def torch_weights(self) -> list[torch.Tensor]:
         """This cell's parameters in torch's layout and order (weight_ih, weight_hh, biases)."""
+        _check_single(self)
         tensors = [self.W_x, self.W_h] + ([self.b_x, self.b_h] if self.bias else [])
         return [self._copy_rows(t) for t in tensors]
 
@@ -179,7 +254,38 @@ class RecurrentCell(nn.Module):
         return module
 
     def extra_repr(self) -> str:
-        return f"input_size={self.input_size}, hidden_size={self.hidden_size}, bias={self.bias}"
+        members = "" if self.ensemble is None else f", ensemble={self.ensemble}"
+        return (
+            f"input_size={self.input_size}, hidden_size={self.hidden_size}, bias={self.bias}"
+            + members
+        )
+
+
+def _check_ensemble(ensemble, seeds) -> tuple[int | None, tuple[int, ...] | None]:
+    """``(ensemble, seeds)`` checked, ``seeds`` defaulting to ``0, ..., k - 1``."""
+    if ensemble is None:
+        if seeds is not None:
+            raise ValueError("seeds are for ensembles: give ensemble=len(seeds) as well")
+        return None, None
+    if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
+        raise ValueError(f"ensemble must be a positive integer (or None), got {ensemble!r}")
+    seeds = tuple(range(ensemble)) if seeds is None else tuple(int(s) for s in seeds)
+    if len(seeds) != ensemble:
+        raise ValueError(f"ensemble={ensemble} needs {ensemble} seeds, got {len(seeds)}")
+    return ensemble, seeds
+
+
+def _check_members(x: torch.Tensor, ensemble: int) -> None:
+    if x.shape[0] != ensemble:
+        raise ValueError(
+            f"input's first axis must hold the ensemble's {ensemble} members, got shape "
+            f"{tuple(x.shape)} (an input without that axis is shared by every member)"
+        )
+
+
+def _check_single(cell: RecurrentCell) -> None:
+    if cell.ensemble is not None:
+        raise ValueError("an ensemble has no torch.nn counterpart; take one member with .member(j)")
 
 
 class RNNCell(RecurrentCell):
@@ -196,14 +302,20 @@ class RNNCell(RecurrentCell):
     torch_class = nn.RNNCell
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        ensemble: int | None = None,
+        seeds: Sequence[int] | None = None,
     ):
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
             )
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias, ensemble, seeds)
 
     @property
     def sigma(self) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -249,7 +361,7 @@ class LSTMCell(RecurrentCell):
     torch_class = nn.LSTMCell
 
     def initial_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        zeros = self.W_h.new_zeros(batch_size, self.hidden_size)
+        zeros = self.W_h.new_zeros(self.state_shape(batch_size))
         return zeros, zeros.clone()
 
     @staticmethod
@@ -257,13 +369,14 @@ class LSTMCell(RecurrentCell):
         return state[0]
 
     def check_state(self, state, batch_size: int) -> None:
+        shape = self.state_shape(batch_size)
         if not (isinstance(state, tuple | list) and len(state) == 2):
             raise ValueError(
                 "the LSTM state must be a pair (h, c) of tensors of shape "
-                f"{(batch_size, self.hidden_size)}, got {type(state).__name__}"
+                f"{shape}, got {type(state).__name__}"
             )
-        check_state(state[0], (batch_size, self.hidden_size), "hidden state h", self.W_h)
-        check_state(state[1], (batch_size, self.hidden_size), "cell state c", self.W_h)
+        check_state(state[0], shape, "hidden state h", self.W_h)
+        check_state(state[1], shape, "cell state c", self.W_h)
 
     def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
         """The three gates and the new cell content at one step, by name."""
@@ -322,7 +435,7 @@ class GRUCell(RecurrentCell):
         """The reset and update gates and the new content at one step, by name."""
         x_r, x_u, x_n = x_projected.chunk(3, dim=-1)
         # W_h h_{t-1} + b_h for every gate, one matmul per step
-        h_r, h_u, h_n = F.linear(h_prev, self.W_h, self.b_h).chunk(3, dim=-1)
+        h_r, h_u, h_n = _linear(h_prev, self.W_h, self.b_h).chunk(3, dim=-1)
         reset_gate = torch.sigmoid(x_r + h_r)
         return {
             "reset_gate": reset_gate,

@@ -9,12 +9,22 @@ here) and ``(time, batch, features)`` otherwise, as in ``torch.nn``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
+from .cells import (
+    GRUCell,
+    LSTMCell,
+    RecurrentCell,
+    RNNCell,
+    State,
+    _check_ensemble,
+    _check_members,
+)
 from .checks import check_input, check_state
-from .fused import lstm_sequence
+from .fused import gru_sequence, lstm_sequence
 
 __all__ = ["RecurrentLayer", "Bidirectional", "SKIPS", "StackedRNN", "RNN", "LSTM", "GRU"]
 
@@ -30,6 +40,11 @@ class RecurrentLayer(nn.Module):
     the loop each step does one matmul, ``W_h h_{t-1}``, for all gates at once.
     ``reverse=True`` reads the sequence from t = T down to 1 (the backward half of a
     bidirectional RNN) and returns outputs in the original time order.
+
+    With an ensemble cell (``ensemble=k``, see :mod:`rnnlib.cells`) the input is ``(k, batch,
+    time, features)`` (``(k, time, batch, features)`` when not ``batch_first``), or the usual
+    shape without the member axis for an input that every member reads; outputs and states
+    get the member axis first.
     """
 
     def __init__(self, cell: RecurrentCell, batch_first: bool = True, reverse: bool = False):
@@ -46,34 +61,51 @@ class RecurrentLayer(nn.Module):
     def hidden_size(self) -> int:
         return self.cell.hidden_size
 
+    @property
+    def ensemble(self) -> int | None:
+        return self.cell.ensemble
+
     def _time_first(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.cell.input_size, 3, _layout(self.batch_first), self.cell.W_x)
-        if x.shape[0] == 0 or x.shape[1] == 0:
+        """``x`` checked and laid out ``(time, batch, features)``; for an ensemble
+        ``(members, time, batch, features)``, with one member (shared by all) or ``k``."""
+        members = self.ensemble is not None and isinstance(x, torch.Tensor) and x.dim() == 4
+        layout = ("(members, " if members else "(") + _layout(self.batch_first)[1:]
+        check_input(x, self.cell.input_size, 4 if members else 3, layout, self.cell.W_x)
+        if members:
+            _check_members(x, self.ensemble)
+        if x.shape[-3] == 0 or x.shape[-2] == 0:
             raise ValueError(
                 f"input must have at least one time step and one sequence, "
                 f"got shape {tuple(x.shape)}"
             )
-        return x.transpose(0, 1) if self.batch_first else x
+        x = x.transpose(-3, -2) if self.batch_first else x
+        return x.unsqueeze(0) if self.ensemble is not None and not members else x
 
     def _start(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """Check ``x`` and ``state``; return the projected input ``(time, batch, gates *
-        hidden)`` of every step and the initial state (zeros when ``state`` is None)."""
+        hidden)`` of every step (``(members, time, batch, gates * hidden)`` for an ensemble)
+        and the initial state (zeros when ``state`` is None)."""
         x = self._time_first(x)
-        batch = x.shape[1]
+        batch = x.shape[-2]
         if state is None:
             state = self.cell.initial_state(batch)
         else:
             self.cell.check_state(state, batch)
         return self.cell.input_projection(x), state
 
-    def _fused_lstm(self) -> bool:
-        """True when the cell is an ``LSTMCell`` whose step equations are LSTMCell's own (a
-        subclass that changes ``step``, ``gates`` or ``pre_activation`` runs step by step)."""
+    def _fused_cell(self) -> type[RecurrentCell] | None:
+        """``LSTMCell`` or ``GRUCell`` when the cell is one of them with that class's own step
+        equations, so that the fused kernel (:mod:`rnnlib.fused`) computes the same; ``None``
+        otherwise (a subclass that changes ``step``, ``gates`` or ``pre_activation`` runs step
+        by step)."""
         kind = type(self.cell)
-        return isinstance(self.cell, LSTMCell) and all(
-            getattr(kind, name) is getattr(LSTMCell, name)
-            for name in ("step", "gates", "pre_activation")
-        )
+        for fused in (LSTMCell, GRUCell):
+            if isinstance(self.cell, fused) and all(
+                getattr(kind, name) is getattr(fused, name)
+                for name in ("step", "gates", "pre_activation")
+            ):
+                return fused
+        return None
 
     def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
         """Every state of the trajectory, ``[state_1, ..., state_T]``, in time order.
@@ -81,13 +113,14 @@ class RecurrentLayer(nn.Module):
         Each element is the tensor the recurrence actually used (a node of the autograd
         graph), so ``torch.autograd.grad(J, [cell.hidden(s) for s in states])`` gives
         ``dJ/dh_t`` for every t from one backward pass. For the LSTM a state is ``(h_t, c_t)``.
-        This is the reference path: :meth:`forward` computes the same for an ``LSTMCell`` with
-        a fused backward (:mod:`rnnlib.fused`), for speed.
+        This is the reference path: :meth:`forward` computes the same for an ``LSTMCell`` or a
+        ``GRUCell`` with a fused backward (:mod:`rnnlib.fused`), for speed.
         """
         x_projected, state = self._start(x, state)
         # unbind once: indexing x_projected[t] inside the loop would make the backward pass of
         # every step allocate a zero gradient of the whole (time, ...) tensor, quadratic in T.
-        inputs = x_projected.unbind(0)  # T tensors of shape (batch, gates * hidden)
+        time_axis = 0 if self.ensemble is None else 1
+        inputs = x_projected.unbind(time_axis)  # T tensors of shape ([k,] batch, gates * hidden)
         states: list[State] = []
         for x_t in reversed(inputs) if self.reverse else inputs:
             state = self.cell.step(x_t, state)
@@ -99,26 +132,28 @@ class RecurrentLayer(nn.Module):
         shape ``(batch, time, hidden)`` (batch_first) or ``(time, batch, hidden)``;
         ``final_state`` is the state after the last step read (t = 1 when ``reverse``).
 
-        For an ``LSTMCell`` the whole recurrence runs as one autograd node with a hand-written
-        backward (:func:`rnnlib.fused.lstm_sequence`), for speed: the same outputs as
+        For an ``LSTMCell`` or a ``GRUCell`` the whole recurrence runs as one autograd node with
+        a hand-written backward (:func:`rnnlib.fused.lstm_sequence`,
+        :func:`~rnnlib.fused.gru_sequence`), for speed: the same outputs as
         :meth:`unroll`, the same gradients to rounding, but no second derivatives (use
         :meth:`unroll` for those)."""
-        if self._fused_lstm():
-            x_projected, (h_0, c_0) = self._start(x, state)
-            outputs, h_last, c_last = lstm_sequence(
-                x_projected,
-                h_0,
-                c_0,
-                self.cell.W_h,
-                self.reverse,
-                self.batch_first,
-                # x_projected is this call's temporary, and LSTMCell's projection does not save
-                # it for its backward, so the fused layer may compute the gates in its storage
-                overwrite_input=type(self.cell).input_projection is LSTMCell.input_projection,
-            )
-            return outputs, (h_last, c_last)
+        fused = self._fused_cell()
+        if fused is not None:
+            cell = self.cell
+            x_projected, state = self._start(x, state)
+            # x_projected is this call's temporary, and the cells' own projections do not save
+            # it for their backward, so the fused kernel may compute the gates in its storage
+            options = {
+                "reverse": self.reverse,
+                "batch_first": self.batch_first,
+                "overwrite_input": type(self.cell).input_projection is fused.input_projection,
+            }
+            if fused is LSTMCell:
+                outputs, h_last, c_last = lstm_sequence(x_projected, *state, cell.W_h, **options)
+                return outputs, (h_last, c_last)
+            return gru_sequence(x_projected, state, cell.W_h, cell.b_h, **options)
         states = self.unroll(x, state)
-        time_axis = 1 if self.batch_first else 0
+        time_axis = (1 if self.batch_first else 0) + (self.ensemble is not None)
         outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)
         final = states[0] if self.reverse else states[-1]
         return outputs, final
@@ -285,6 +320,15 @@ class _TorchLikeRNN(nn.Module):
     ``forward(x, h_0)`` takes and returns states packed as in torch: ``h`` of shape
     ``(num_layers * num_directions, batch, hidden)`` (and ``(h, c)`` for the LSTM), layer-major
     with the forward direction first. Built from rnnlib cells, so the equations are the cells'.
+
+    ``ensemble=k`` builds ``k`` independent networks run as one, with batched matrix products:
+    member ``j`` has exactly the weights of the network built alone (same arguments, no
+    ``ensemble``) right after ``torch.manual_seed(seeds[j])``; ``seeds`` defaults to ``0, ...,
+    k - 1``, and building the ensemble leaves the global random state as it was. The input is
+    ``(k, batch, time, features)`` (``(k, time, batch, features)`` when not ``batch_first``) or,
+    shared by every member, the usual shape; outputs get the member axis first, and states are
+    ``(num_layers * num_directions, k, batch, hidden)``. :meth:`member` returns member ``j``
+    as a network of its own.
     """
 
     cell_class: type[RecurrentCell] = RNNCell
@@ -298,6 +342,8 @@ class _TorchLikeRNN(nn.Module):
         bias: bool = True,
         batch_first: bool = True,
         bidirectional: bool = False,
+        ensemble: int | None = None,
+        seeds: Sequence[int] | None = None,
         **cell_kwargs,
     ):
         super().__init__()
@@ -306,6 +352,7 @@ class _TorchLikeRNN(nn.Module):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.bias = num_layers, bias
         self.batch_first, self.bidirectional = batch_first, bidirectional
+        self.ensemble, self.seeds = _check_ensemble(ensemble, seeds)
         self.cell_kwargs = cell_kwargs
         directions = 2 if bidirectional else 1
         layers = []
@@ -313,11 +360,52 @@ class _TorchLikeRNN(nn.Module):
             layer_input = input_size if index == 0 else hidden_size * directions
 
             def make(reverse: bool, layer_input=layer_input) -> RecurrentLayer:
-                cell = self.cell_class(layer_input, hidden_size, bias=bias, **cell_kwargs)
+                cell = self.cell_class(
+                    layer_input, hidden_size, bias=bias, **self._ensemble_kwargs(), **cell_kwargs
+                )
                 return RecurrentLayer(cell, batch_first=batch_first, reverse=reverse)
 
             layers.append(Bidirectional(make(False), make(True)) if bidirectional else make(False))
         self.stack = StackedRNN(layers)
+        if self.ensemble is not None:
+            self._seed_members()
+
+    def _ensemble_kwargs(self) -> dict:
+        return {} if self.ensemble is None else {"ensemble": self.ensemble, "seeds": self.seeds}
+
+    def _single_kwargs(self) -> dict:
+        """The arguments that build one member alone."""
+        return {
+            "num_layers": self.num_layers,
+            "bias": self.bias,
+            "batch_first": self.batch_first,
+            "bidirectional": self.bidirectional,
+            **self.cell_kwargs,
+        }
+
+    @torch.no_grad()
+    def _seed_members(self) -> None:
+        """Member j's weights: those of the network built alone after manual_seed(seeds[j])."""
+        for j, seed in enumerate(self.seeds):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                alone = type(self)(self.input_size, self.hidden_size, **self._single_kwargs())
+            for cell, single in zip(self.cells(), alone.cells(), strict=True):
+                for target, source in zip(cell.parameters(), single.parameters(), strict=True):
+                    target[j].copy_(source)
+
+    def member(self, j: int) -> _TorchLikeRNN:
+        """Member ``j`` of an ensemble as a network of its own, with copies of its weights."""
+        if self.ensemble is None:
+            raise ValueError("member() is for ensembles (networks built with ensemble=k)")
+        alone = type(self)(self.input_size, self.hidden_size, **self._single_kwargs())
+        first = self.cells()[0].W_h
+        alone.to(device=first.device, dtype=first.dtype)
+        with torch.no_grad():
+            for cell, single in zip(self.cells(), alone.cells(), strict=True):
+                for source, target in zip(cell.parameters(), single.parameters(), strict=True):
+                    target.copy_(source[j])
+        return alone
 
     @property
     def num_directions(self) -> int:
@@ -340,7 +428,8 @@ class _TorchLikeRNN(nn.Module):
     def _split_states(self, packed, batch: int) -> list | None:
         if packed is None:
             return None
-        expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        members = () if self.ensemble is None else (self.ensemble,)
+        expected = (self.num_layers * self.num_directions, *members, batch, self.hidden_size)
         weight = self.cells()[0].W_h
         if self._is_lstm():
             if not (isinstance(packed, tuple | list) and len(packed) == 2):
@@ -369,8 +458,9 @@ class _TorchLikeRNN(nn.Module):
     def forward(self, x: torch.Tensor, state=None):
         """Return ``(outputs, h_n)`` (``(outputs, (h_n, c_n))`` for the LSTM), as torch does."""
         first = self.cells()[0]
-        check_input(x, self.input_size, 3, _layout(self.batch_first), first.W_x)
-        batch = x.shape[0] if self.batch_first else x.shape[1]
+        if self.ensemble is None or not isinstance(x, torch.Tensor) or x.dim() != 4:
+            check_input(x, self.input_size, 3, _layout(self.batch_first), first.W_x)
+        batch = x.shape[-3] if self.batch_first else x.shape[-2]
         outputs, finals = self.stack(x, self._split_states(state, batch))
         return outputs, self._pack_states(finals)
 
@@ -404,6 +494,10 @@ class _TorchLikeRNN(nn.Module):
 
     def to_torch(self) -> nn.Module:
         """The equivalent ``torch.nn`` module, with copies of these weights."""
+        if self.ensemble is not None:
+            raise ValueError(
+                "an ensemble has no torch.nn counterpart; take one member with .member(j)"
+            )
         kwargs = {}
         if self.torch_class is nn.RNN:
             kwargs["nonlinearity"] = self.cell_kwargs.get("nonlinearity", "tanh")
@@ -429,6 +523,7 @@ class _TorchLikeRNN(nn.Module):
             f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
             f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
             f"batch_first={self.batch_first}"
+            + ("" if self.ensemble is None else f", ensemble={self.ensemble}")
         )
 
 

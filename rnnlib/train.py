@@ -259,11 +259,11 @@ def fit(
     clip_norm: float | None = None,
     clip_value: float | None = None,
     device: torch.device | str | None = None,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     on_nonfinite: str = "raise",
     progress: bool = True,
     checkpoint_every: int | None = None,
-) -> History:
+) -> History | list[History]:
     """Train ``model`` on ``task`` for ``steps`` optimizer steps; return the :class:`History`.
 
     * Batches come from ``task.batches(batch_size, seed)``, and ``seed`` also seeds Python,
@@ -284,7 +284,21 @@ def fit(
       :class:`rnnlib.train.Checkpoint`), kept only if that step's loss and gradient norm are
       finite; every kept copy stays in memory.
       :func:`rnnlib.train.restore` loads one back.
+    * **Ensembles**: with a sequence of seeds, ``seed=[s_0, ..., s_{k-1}]``, ``model`` is an
+      ensemble of ``k`` members (every trainable parameter has the member axis first, as in
+      ``rnnlib.LSTM(..., ensemble=k)``; its input and prediction too), and member ``j`` trains
+      as ``fit(member_j, task, ..., seed=s_j)`` would train it alone: its own batches
+      (``task.batches(batch_size, s_j)``), its own loss (the loss minimised is the sum of the
+      members' losses, so each member's gradient is its own), ``clip_norm`` applied to each
+      member's gradient norm, and an elementwise optimizer (SGD, Adam). Returns one
+      :class:`History` per member. The global random state is seeded with ``s_0``; neither
+      ``on_nonfinite="skip"`` nor checkpoints are offered for ensembles.
     """
+    if isinstance(seed, Sequence):
+        return _fit_ensemble(
+            model, task, optimizer, steps, batch_size, clip_norm, clip_value, device,
+            list(seed), on_nonfinite, progress, checkpoint_every,
+        )  # fmt: skip
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     if on_nonfinite not in ON_NONFINITE:
@@ -369,6 +383,91 @@ def fit(
     return history
 
 
+def _fit_ensemble(
+    model, task, optimizer, steps, batch_size, clip_norm, clip_value, device, seeds,
+    on_nonfinite, progress, checkpoint_every,
+) -> list[History]:  # fmt: skip
+    """:func:`fit` for an ensemble: member ``j`` trains on ``task.batches(batch_size,
+    seeds[j])`` with its own loss and gradient norm (see :func:`fit`)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not seeds:
+        raise ValueError("seed is an empty sequence: give one seed per member")
+    if on_nonfinite not in ("raise", "continue") or checkpoint_every is not None:
+        raise ValueError(
+            "an ensemble trains with on_nonfinite='raise' or 'continue' and no checkpoints"
+        )
+    for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+        if value is not None and not (value > 0):
+            raise ValueError(f"{name} must be positive (or None for no clipping), got {value!r}")
+    device = get_device() if device is None else torch.device(device)
+    seed_everything(seeds[0])
+    model.to(device).train()
+    k = len(seeds)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if any(p.dim() == 0 or p.shape[0] != k for p in parameters):
+        raise ValueError(
+            f"{k} seeds train an ensemble of {k} members: every trainable parameter needs "
+            f"the member axis first, of size {k} (e.g. rnnlib.LSTM(..., ensemble={k}))"
+        )
+    baseline = getattr(task, "baseline_loss", None)
+    histories = [
+        History(clip_norm=clip_norm, clip_value=clip_value, baseline_loss=baseline) for _ in seeds
+    ]
+    streams = [task.batches(batch_size, s) for s in seeds]
+    bar = _progress_bar(steps, progress)
+    for step in bar:
+        batches = [next(stream) for stream in streams]
+        inputs, targets = (
+            _to_device(torch.stack([b[i] for b in batches]), device) for i in range(2)
+        )
+        optimizer.zero_grad(set_to_none=True)
+        prediction = model(inputs)
+        losses = torch.stack([task.loss(prediction[j], targets[j]) for j in range(k)])
+        losses.sum().backward()
+        grads = [p.grad for p in parameters if p.grad is not None]
+        norms = _member_norms(grads)
+        norms_clipped, beyond = norms, torch.zeros(k, dtype=torch.bool, device=norms.device)
+        with torch.no_grad():
+            if clip_norm is not None:
+                scale = torch.clamp(float(clip_norm) / (norms + 1e-6), max=1.0)
+                for g in grads:
+                    g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
+                beyond = norms > clip_norm
+            if clip_value is not None:
+                for g in grads:
+                    beyond = beyond | (g.abs() > clip_value).flatten(1).any(1)
+                    g.clamp_(min=-clip_value, max=clip_value)
+            if clip_norm is not None or clip_value is not None:
+                norms_clipped = _member_norms(grads)
+        values = (losses, norms, norms_clipped, beyond)
+        rows = zip(*(v.tolist() for v in values), strict=True)
+        for j, (history, (loss, norm, norm_clipped, clipped)) in enumerate(
+            zip(histories, rows, strict=True)
+        ):
+            history.loss.append(loss)
+            history.grad_norm.append(norm)
+            history.grad_norm_clipped.append(norm_clipped)
+            history.clipped.append(clipped)
+            history.metric.append(task.metric(prediction[j].detach(), targets[j]))
+            if on_nonfinite == "raise" and not (math.isfinite(loss) and math.isfinite(norm)):
+                bar.close()
+                finite = [n for n in history.grad_norm if math.isfinite(n)]
+                median = sorted(finite)[len(finite) // 2] if finite else None
+                last = finite[-1] if finite else None
+                raise NonFiniteLossError(step, loss, norm, last, median, history)
+        optimizer.step()
+    bar.close()
+    return histories
+
+
+def _member_norms(grads: list[torch.Tensor]) -> torch.Tensor:
+    """``||g_j||`` of each member (the first axis): the norm of its per-tensor norms, as
+    :func:`rnnlib.clipping.clip_grad_norm` computes one model's."""
+    per_tensor = [torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads]
+    return torch.linalg.vector_norm(torch.stack(per_tensor), dim=0)
+
+
 def fit_seeds(
     models: Sequence[nn.Module],
     task,
@@ -409,9 +508,9 @@ def fit_seeds(
     base = copy.deepcopy(models[0]).to("meta")
     for module in base.modules():
         if isinstance(module, RecurrentLayer):
-            # the fused LSTM backward is an autograd.Function without vmap support: this private
-            # copy runs step by step (the same equations and gradients)
-            module._fused_lstm = lambda: False
+            # the fused backward passes are autograd.Functions without vmap support: this
+            # private copy runs step by step (the same equations and gradients)
+            module._fused_cell = lambda: None
 
     def forward(p, b, inputs):
         return torch.func.functional_call(base, (p, b), (inputs,))
