@@ -36,6 +36,9 @@ class LecturePlacesNode(nodes.General, nodes.Element):
 
 
 def normalise(title: str) -> str:
+    """A heading as compared: no math, emphasis or code markers, straight quotes (the site's
+    headings have typographic ones), single spaces."""
+    title = title.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\""))
     return " ".join(re.sub(r"[$*`]", "", title).split())
 
 

@@ -1,17 +1,19 @@
 """Interactive explorers: a control that redraws a figure, live in Jupyter and on the website.
 
-In Jupyter or Colab :func:`explorer` returns an ``ipywidgets.interactive``: every move of a
+In Jupyter or Colab ``explorer`` returns an ``ipywidgets.interactive``: every move of a
 control calls ``draw(ax, **values)`` again. The website has no kernel, so when the book is built
-(the build sets :data:`FRAMES_VARIABLE`; ``_extensions/explorer_slider.py`` does it) the explorer
+(the build sets ``FRAMES_VARIABLE``; ``_extensions/explorer_slider.py`` does it) the explorer
 instead draws the figure once at every value of a grid over its controls and returns those
 frames; the extension turns them into an HTML slider that swaps the precomputed images, with a
 caption that says what each frame shows. A chapter calls the explorer in a cell tagged
 ``remove-output`` (the live widget never reaches the website; the slider does).
 
 The grid: a slider's values are ``min, min + step, ..., max``; when there are more than
-:data:`MOST_VALUES`, every k-th multiple of the step is kept (with both ends), for the smallest k
-that fits. The first control always varies; each later one varies too while the product of the
-grids stays within :data:`MOST_FRAMES`, and is otherwise held at its initial value.
+``MOST_VALUES`` (``MOST_LATER_VALUES`` for the controls after the first), every k-th value
+counted from the initial one is kept (with both ends), for the smallest k that fits. The first
+control always varies; each later one varies too while the product of the grids stays within
+``MOST_FRAMES``, and is otherwise held at its initial value. The cost is one draw and one PNG
+per frame, paid only by the book build.
 """
 
 from __future__ import annotations
@@ -30,15 +32,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-__all__ = [
-    "explorer",
-    "Frames",
-    "grid_of",
-    "describe_axes",
-    "FRAMES_VARIABLE",
-    "MIME_TYPE",
-    "GLUE_PREFIX",
-]
+__all__ = ["explorer"]
 
 #: Set (to anything but "" or "0") by the book build: explorers then precompute their frames.
 FRAMES_VARIABLE = "RNNLIB_EXPLORER_FRAMES"
@@ -49,6 +43,8 @@ MIME_TYPE = "application/vnd.rnnlib.explorer+json"
 GLUE_PREFIX = "rnnlib-explorer:"
 #: At most this many values per control on the website's slider.
 MOST_VALUES = 25
+#: At most this many values for each control after the first.
+MOST_LATER_VALUES = 5
 #: At most this many frames per explorer (the product of the varying controls' grids).
 MOST_FRAMES = 100
 #: Resolution of the precomputed frames (the book's figures are 6.4 in wide: 640 px).
@@ -62,8 +58,8 @@ def explorer(draw: Callable[..., None], figsize: tuple[float, float] = (6.4, 4.0
     ``spectral_radius=(0.5, 1.5, 0.05)`` for a float slider or ``nonlinearity=["tanh", "relu"]``
     for a dropdown. Display the returned object (make it the cell's last expression).
 
-    When :data:`FRAMES_VARIABLE` is set (the book build), return :class:`Frames` instead: the
-    figure drawn at every point of :func:`grid_of` the controls, for the website's slider.
+    When ``FRAMES_VARIABLE`` is set (the book build), return ``Frames`` instead: the
+    figure drawn at every point of ``grid_of`` the controls, for the website's slider.
     """
     if not controls:
         raise ValueError("explorer needs at least one control, e.g. spectral_radius=(0.5, 1.5)")
@@ -133,15 +129,17 @@ def slider_values(low: float, high: float, step: float) -> list[float]:
     return [round(low + i * step, digits) for i in range(count)]
 
 
-def thin(values: Sequence[float], step: float, most: int) -> list[float]:
-    """Every k-th multiple of ``step`` among ``values``, with both ends, for the smallest k that
-    leaves at most ``most`` values (multiples of k steps are round numbers: 1.0, not 1.05)."""
+def thin(values: Sequence[float], step: float, most: int, anchor: float | None = None) -> list:
+    """Every k-th value counted from ``anchor`` (by default the first), with both ends, for the
+    smallest k that leaves at most ``most`` values: the initial value stays on the grid, and so
+    do its round neighbours (1.0, 1.1, ... from an anchor of 1.0, not 1.05)."""
     values = list(values)
     if len(values) <= most:
         return values
+    anchor = values[0] if anchor is None else anchor
     for k in range(2, len(values)):
         wide = k * step
-        kept = [v for v in values if abs(v / wide - round(v / wide)) < 1e-6]
+        kept = [v for v in values if abs((v - anchor) / wide - round((v - anchor) / wide)) < 1e-6]
         kept = sorted({values[0], *kept, values[-1]})
         if len(kept) <= most:
             return kept
@@ -164,7 +162,7 @@ def _control(name: str, widget, most: int) -> Control:
         values = slider_values(widget.min, widget.max, widget.step)
         if isinstance(widget.step, int) and isinstance(widget.min, int):
             values = [int(v) for v in values]
-        values = thin(values, widget.step, most)
+        values = thin(values, widget.step, most, anchor=_nearest(values, widget.value))
     else:
         raise ValueError(f"explorer: no website grid for the control {name} ({type(widget)})")
     return Control(name, values, _nearest(values, widget.value))
@@ -179,12 +177,12 @@ def _options(widget) -> list[tuple[str, Any]]:
 
 
 def grid_of(widgets: dict[str, Any]) -> list[Control]:
-    """The website's controls: the first varies over at most :data:`MOST_VALUES` values; each
-    later one varies while the number of frames stays within :data:`MOST_FRAMES`, and is held at
-    its initial value otherwise."""
+    """The website's controls: the first varies over at most ``MOST_VALUES`` values; each
+    later one (over at most ``MOST_LATER_VALUES``) varies while the number of frames stays
+    within ``MOST_FRAMES``, and is held at its initial value otherwise."""
     controls, frames = [], 1
     for index, (name, widget) in enumerate(widgets.items()):
-        control = _control(name, widget, MOST_VALUES)
+        control = _control(name, widget, MOST_LATER_VALUES if index else MOST_VALUES)
         if index > 0 and frames * len(control.values) > MOST_FRAMES:
             control.varies = False
         if control.varies:
@@ -196,7 +194,7 @@ def grid_of(widgets: dict[str, Any]) -> list[Control]:
 # --- the frames ----------------------------------------------------------------------------------
 @dataclass
 class Frames:
-    """The figure at every point of the grid; displayed as :data:`MIME_TYPE` (the website's
+    """The figure at every point of the grid; displayed as ``MIME_TYPE`` (the website's
     slider) with a plain-text summary for any other front end."""
 
     draw_name: str
@@ -217,7 +215,7 @@ class Frames:
 
 
 class _Payload:
-    """What is glued: the frames as :data:`MIME_TYPE` (JSON)."""
+    """What is glued: the frames as ``MIME_TYPE`` (JSON)."""
 
     def __init__(self, frames: Frames):
         self.frames = frames
@@ -231,7 +229,7 @@ _published: dict[int, int] = {}
 
 def publish(frames: Frames) -> str | None:
     """Glue the frames for the book's build (MyST-NB's glue; nothing where it is missing) under
-    :data:`GLUE_PREFIX` and the running cell's execution count; return the key."""
+    ``GLUE_PREFIX`` and the running cell's execution count; return the key."""
     try:
         from IPython import get_ipython
         from myst_nb import glue
@@ -295,11 +293,27 @@ def _plain(value):
 
 
 # --- what a frame shows, in words ----------------------------------------------------------------
+#: Mathtext commands as the characters a screen reader reads out ("partial differential").
+_SYMBOLS = {
+    "partial": "\u2202",
+    "ell": "\u2113",
+    "rho": "\u03c1",
+    "lambda": "\u03bb",
+    "sigma": "\u03c3",
+    "gamma": "\u03b3",
+    "eta": "\u03b7",
+    "alpha": "\u03b1",
+    "theta": "\u03b8",
+    "tanh": "tanh",
+    "log": "log",
+}
+
+
 def _words(text: str) -> str:
-    r"""Matplotlib text as words: mathtext's ``$\rho^k$`` -> ``rho^k``."""
+    r"""Matplotlib text as words: mathtext's ``$\rho^k$`` -> ``ρ^k``."""
     text = re.sub(r"\\(mathrm|mathit|mathbf|operatorname)\{([^}]*)\}", r"\2", text)
     text = text.replace("$", "").replace("\\|", "|")
-    text = re.sub(r"\\([A-Za-z]+)", r"\1", text)
+    text = re.sub(r"\\([A-Za-z]+)", lambda m: _SYMBOLS.get(m[1], m[1]), text)
     return re.sub(r"[{}]", "", text).strip()
 
 
@@ -313,8 +327,8 @@ def _number(value: float) -> str:
 
 def describe_axes(ax: Axes) -> str:
     """One sentence on what the axes show: the title, the axes (and log scales), and each
-    labelled line with its value at the first and the last point, e.g. "gradient norm ratio
-    (log scale) against distance k (steps); geometric mean: 1 at 0, 3.2e-05 at 60"."""
+    labelled line with its first and last point (x, y), e.g. "gradient norm ratio (log scale)
+    against distance k (steps); geometric mean from (0, 1) to (49, 3.2e-05)"."""
     ylabel, xlabel = _words(ax.get_ylabel()) or "y", _words(ax.get_xlabel()) or "x"
     if ax.get_yscale() == "log":
         ylabel += " (log scale)"
@@ -333,7 +347,7 @@ def describe_axes(ax: Axes) -> str:
         if len(xs) == 0:
             continue
         lines.append(
-            f"{_words(name)}: {_number(float(ys[0]))} at {_number(float(xs[0]))}, "
-            f"{_number(float(ys[-1]))} at {_number(float(xs[-1]))}"
+            f"{_words(name)} from ({_number(float(xs[0]))}, {_number(float(ys[0]))}) "
+            f"to ({_number(float(xs[-1]))}, {_number(float(ys[-1]))})"
         )
     return "; ".join([": ".join(parts[:2]) if title else parts[0], *lines])

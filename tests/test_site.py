@@ -718,8 +718,11 @@ EXPLORER_STATE = """root => {
     alt: image.alt,
     loaded: image.complete && image.naturalWidth > 0,
     caption: root.querySelector('figcaption').textContent,
-    values: [...root.querySelectorAll('output')].map(o => o.textContent),
-    labels: [...root.querySelectorAll('label')].map(l => l.textContent),
+    // what each control shows: a slider's value under it, a menu's chosen option
+    values: [...root.querySelectorAll('[data-control]')].map(c => c.tagName === 'SELECT'
+      ? c.options[c.selectedIndex].textContent
+      : root.querySelector('#' + c.id + '-value').textContent),
+    labels: [...root.querySelectorAll('[data-control]')].map(c => c.labels[0].textContent),
   };
 }"""
 
@@ -760,8 +763,8 @@ def explorer_problems(page, root, name: str) -> list[str]:
         for label, value in zip(after["labels"], after["values"], strict=False):
             if f"{label} = {value}" not in after["caption"]:
                 problems.append(f"{what}: the caption does not say {label} = {value}")
-        if before["values"] == after["values"] and after["values"]:
-            problems.append(f"{what}: the value under the slider did not change")
+        if before["values"][index] == after["values"][index]:
+            problems.append(f"{what}: the value it shows did not change")
     return problems
 
 

@@ -85,10 +85,13 @@ def draw_line(ax, spectral_radius=1.0, nonlinearity="tanh", length=10):
 def test_slider_values_are_thinned_to_round_multiples_with_both_ends():
     values = widgets.slider_values(0.25, 2.0, 0.05)
     assert len(values) == 36 and values[0] == 0.25 and values[-1] == 2.0
-    kept = widgets.thin(values, 0.05, widgets.MOST_VALUES)
+    kept = widgets.thin(values, 0.05, widgets.MOST_VALUES, anchor=1.1)
     assert len(kept) <= widgets.MOST_VALUES
     assert kept[0] == 0.25 and kept[-1] == 2.0 and 1.0 in kept and 1.5 in kept
     assert widgets.thin([1, 2, 3], 1, 25) == [1, 2, 3]
+    rates = widgets.slider_values(0.02, 0.3, 0.02)
+    kept = widgets.thin(rates, 0.02, 8, anchor=0.1)
+    assert kept == [0.02, 0.06, 0.1, 0.14, 0.18, 0.22, 0.26, 0.3], "0.1 (the initial) kept"
 
 
 def test_grid_varies_later_controls_only_while_the_frames_stay_few():
@@ -127,7 +130,10 @@ def test_explorer_is_live_in_jupyter_and_precomputes_frames_for_the_build(monkey
     first = frames.frames[0]
     assert first["values"] == [0.5, "a"]
     assert "gradient ratio (log scale) against distance k (steps)" in first["description"]
-    assert "rho^k a: 1 at 0, 2.0e-03 at 9" in first["description"]
+    assert "\u03c1^k a from (0, 1) to (9, 2.0e-03)" in first["description"]
+    assert widgets._words(r"$\log_{10}\|\partial J/\partial h^{(T-\ell)}\|$") == (
+        "log_10|\u2202 J/\u2202 h^(T-\u2113)|"
+    )
     with pytest.raises(ValueError, match="at least one control"):
         widgets.explorer(draw_line)
 
