@@ -414,7 +414,7 @@ def test_page_renders_with_title_math_figures_and_no_console_errors(browser, sit
     )
     assert facts["liveWidgets"] == 0, (
         f"{docname}: {facts['liveWidgets']} live widget(s) on the page; the website has no kernel, "
-        "so an explorer's cell must be tagged remove-output and followed by a static figure"
+        "so an explorer's cell must be tagged remove-output (the build puts its slider there)"
     )
     assert dropdowns["broken"] == [], f"{docname}: solution toggles that do not work: {dropdowns}"
     assert not problems, f"{docname}:\n" + "\n".join(problems)
