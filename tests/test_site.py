@@ -362,8 +362,8 @@ def test_page_fits_the_screen_in_light_and_dark_mode(browser, site_url, docname,
         theme = opened.page.evaluate("() => document.documentElement.dataset.theme")
         facts = opened.page.evaluate(MATH_FACTS)
         overflow = opened.page.evaluate(OVERFLOW)
-        opened.page.screenshot(
-            path=str(screenshot_name(docname, f"{width}-{scheme}")), full_page=True
+        opened.page.screenshot(  # the API page is long: its full-page shot takes a while
+            path=str(screenshot_name(docname, f"{width}-{scheme}")), full_page=True, timeout=120_000
         )
         problems = opened.problems()
     finally:
