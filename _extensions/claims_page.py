@@ -11,7 +11,8 @@ calibration, generated from the build itself.
   offset breaks the chapter).
 * ``{claims-table} chNN`` becomes the chapter's table: claim (linked to its line), what it says,
   kind, statistic and bound, this build's value, the calibrated range over n draws
-  (``calibration/chNN.json``), and the estimated failure probability per run.
+  (``calibration/chNN.json``), and the estimated failure probability per run. Each row's id is
+  the claim's anchor (``claims.html#claim-chNN-...``), so other pages link to a claim's row.
 
 Nothing is typed by hand: a claim the build did not make does not appear, and a statistical
 claim without a calibration says so in its row.
@@ -50,17 +51,31 @@ def collect(app, doctree) -> None:
     docname = app.env.docname
     if not is_chapter(docname):
         return
-    found = {}
+    found, sections = {}, {}
     for block in doctree.findall(nodes.literal_block):
         for name in CLAIM_LINE.findall(block.astext()):
             block["ids"].append(anchor(name))
             found[name] = anchor(name)
+            sections[name] = sections_around(block)
     records = {}
     for name, record in read_glue(app, docname).items():
         record["docname"] = docname
         record["anchor"] = found.get(name)
+        record["sections"] = sections.get(name, [])
         records[name] = record
     store(app.env)[docname] = records
+
+
+def sections_around(node: nodes.Node) -> list[str]:
+    """The ids of every section that holds ``node``, innermost first (the lecture page lists a
+    section's claims, its subsections' included)."""
+    ids = []
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, nodes.section):
+            ids.extend(parent["ids"])
+        parent = parent.parent
+    return ids
 
 
 def read_glue(app, docname: str) -> dict[str, dict]:
@@ -221,7 +236,12 @@ def chapter_claims(env, builder, chapter: str, calibrations: dict) -> nodes.Node
         "Calibrated range",
         "Failure rate per run",
     ]
-    return _table(headers, rows, "claims-table")
+    table = _table(headers, rows, "claims-table")
+    # each row is the target of the claim's links from the lecture page (claims.html#claim-...)
+    body = next(iter(table.findall(nodes.tbody)))
+    for name, row in zip(records, body.children, strict=True):
+        row["ids"].append(anchor(name))
+    return table
 
 
 def describe_bound(record: dict) -> str:

@@ -14,23 +14,37 @@ in headless Chromium and the built HTML itself.
   introduces it; the notation page has the lecture's symbols; the glossary the lecture's terms;
   the status page a row per chapter and the versions of the build.
 * The chapters are ``tools/link_terms.py``'s output, and their pages link the glossary and the API.
+* Explorers work with no kernel: on every chapter page with an explorer, at both widths and in
+  both themes, moving each slider (or menu) swaps the figure, its alt text and its caption, and
+  the value under the slider and the caption change together.
+* Accessibility: axe-core (``axe-playwright-python``'s copy, injected into the page: no network)
+  finds no serious or critical violation on any page, at both widths, in both themes; every
+  figure of a chapter has alt text that says what it shows.
+* The lecture page lists every point of the lecture's outline (``tests/lecture-outline.md``),
+  each linked to the book's section or saying that the book does not cover it.
+* Page weights (HTML and what a page loads on opening) stay reasonable
+  (``test-artifacts/site/page-weights.txt``).
 
 The build goes to the repository's ``_build`` (not a temporary folder) on purpose: the book build
-that CI runs after the tests then reuses the executed notebooks in ``_build/.jupyter_cache``.
+that CI runs after the tests then reuses the executed notebooks in ``_build/.jupyter_cache``. It is
+made once per test run, also under pytest-xdist (the first worker builds, the others wait for it
+and reuse it); ``RNNLIB_BUILT_SITE=_build/html`` tests an existing build without building
+(whoever sets it vouches that the build is of the current sources).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import html.parser
 import http.server
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -44,7 +58,12 @@ from tools import link_terms, rnnlib_names
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_extensions"))
+from explorer_slider import EXPLORER_CALL  # noqa: E402
+
 HTML = ROOT / "_build" / "html"
+#: A built site to test as it is, instead of building (e.g. ``_build/html`` of a current build).
+SITE_VARIABLE = "RNNLIB_BUILT_SITE"
 ARTIFACTS = ROOT / "test-artifacts" / "site"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -159,20 +178,33 @@ def build(root: Path, log_file: Path | None = None) -> str:
 
 
 @pytest.fixture(scope="session")
-def built_site(request) -> Path:
+def built_site() -> Path:
     """The book built strictly into _build/html (log in test-artifacts/site/build.log), once per
-    test run: under pytest-xdist the first worker builds it and the others wait for it and reuse
-    it (the build's stamp names the run that made it)."""
-    from filelock import FileLock
-
+    test run: under pytest-xdist the first worker to get here builds while the others wait on a
+    lock, and a stamp with the run's id tells them the build is done (or failed). With
+    ``RNNLIB_BUILT_SITE`` set, that folder is tested as it is."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    run = getattr(request.config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
-    stamp = ARTIFACTS / "build.stamp"
-    with FileLock(str(ARTIFACTS / "build.lock")):
-        if not (stamp.exists() and stamp.read_text() == run):
-            stamp.unlink(missing_ok=True)
+    given = os.environ.get(SITE_VARIABLE)
+    if given:
+        site = Path(given).resolve()
+        if not (site / "index.html").is_file():
+            pytest.fail(f"{SITE_VARIABLE}={given}: no built site there (no index.html)")
+        return site
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:  # one process: this session is the run
+        build(ROOT, ARTIFACTS / "build.log")
+        return HTML
+    (ROOT / "_build").mkdir(exist_ok=True)
+    stamp = ROOT / "_build" / ".site-test-run"
+    with open(ROOT / "_build" / ".site-test-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = stamp.read_text().split() if stamp.is_file() else []
+        if done[:1] != [run]:
+            stamp.write_text(f"{run} failed\n")  # until the build succeeds
             build(ROOT, ARTIFACTS / "build.log")
-            stamp.write_text(run)
+            stamp.write_text(f"{run} built\n")
+        elif done[1:] != ["built"]:
+            pytest.fail("the book build of this test run failed (test-artifacts/site/build.log)")
     return HTML
 
 
@@ -330,8 +362,8 @@ def test_page_fits_the_screen_in_light_and_dark_mode(browser, site_url, docname,
         theme = opened.page.evaluate("() => document.documentElement.dataset.theme")
         facts = opened.page.evaluate(MATH_FACTS)
         overflow = opened.page.evaluate(OVERFLOW)
-        opened.page.screenshot(
-            path=str(screenshot_name(docname, f"{width}-{scheme}")), full_page=True
+        opened.page.screenshot(  # the API page is long: its full-page shot takes a while
+            path=str(screenshot_name(docname, f"{width}-{scheme}")), full_page=True, timeout=120_000
         )
         problems = opened.problems()
     finally:
@@ -382,7 +414,7 @@ def test_page_renders_with_title_math_figures_and_no_console_errors(browser, sit
     )
     assert facts["liveWidgets"] == 0, (
         f"{docname}: {facts['liveWidgets']} live widget(s) on the page; the website has no kernel, "
-        "so an explorer's cell must be tagged remove-output and followed by a static figure"
+        "so an explorer's cell must be tagged remove-output (the build puts its slider there)"
     )
     assert dropdowns["broken"] == [], f"{docname}: solution toggles that do not work: {dropdowns}"
     assert not problems, f"{docname}:\n" + "\n".join(problems)
@@ -454,6 +486,29 @@ def parse(page: Path) -> Anchors:
     return parser
 
 
+def broken_links(page: Path, site: Path) -> list[str]:
+    """The links and resources of a built page that point to no file of the site, or to an
+    anchor that the file lacks (links outside the site are not followed)."""
+    broken = []
+    for tag, url in parse(page).urls:
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc or url.startswith(("mailto:", "javascript:")):
+            continue  # outside the site: not followed (the browser test blocks loading any)
+        target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        where = f"{page.relative_to(site)}: <{tag}> {url}"
+        if not target.is_file():
+            broken.append(f"{where}: no such file")
+        elif (
+            parts.fragment
+            and target.suffix == ".html"
+            and unquote(parts.fragment) not in parse(target).ids
+        ):
+            broken.append(f"{where}: no anchor #{parts.fragment} in {target.name}")
+    return broken
+
+
 def test_every_internal_link_resolves(built_site):
     """Every link and resource of every built page points to a file of the site, and to an
     anchor that exists in it (what a link checker does, for internal links)."""
@@ -461,22 +516,7 @@ def test_every_internal_link_resolves(built_site):
     for page in sorted(built_site.rglob("*.html")):
         if page.relative_to(built_site).parts[0] in ("_static", "_sources", "_images"):
             continue
-        for tag, url in parse(page).urls:
-            parts = urlsplit(url)
-            if parts.scheme or parts.netloc or url.startswith(("mailto:", "javascript:")):
-                continue  # outside the site: not followed (the browser test blocks loading any)
-            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
-            if target.is_dir():
-                target = target / "index.html"
-            where = f"{page.relative_to(built_site)}: <{tag}> {url}"
-            if not target.is_file():
-                broken.append(f"{where}: no such file")
-            elif (
-                parts.fragment
-                and target.suffix == ".html"
-                and unquote(parts.fragment) not in parse(target).ids
-            ):
-                broken.append(f"{where}: no anchor #{parts.fragment} in {target.name}")
+        broken += broken_links(page, built_site)
     assert not broken, f"{len(broken)} internal link(s) do not resolve:\n" + "\n".join(broken[:50])
 
 
@@ -642,3 +682,248 @@ def test_chapter_pages_are_linked_to_the_glossary_and_the_api(built_site):
         text = (built_site / f"{name}.html").read_text()
         assert re.search(r'href="\.\./glossary\.html#term-', text), f"{name}: no glossary link"
         assert re.search(r'href="\.\./api\.html#rnnlib', text), f"{name}: no API link"
+
+
+# --- explorers on the website --------------------------------------------------------------------
+def explorer_count(docname: str) -> int:
+    """How many explorers a chapter makes: its code cells that call ``explorer(``."""
+    path = source_of(docname)
+    if path.suffix != ".ipynb":
+        return 0
+    cells = nbformat.read(path, as_version=4).cells
+    return sum(c.cell_type == "code" and bool(EXPLORER_CALL.search(c.source)) for c in cells)
+
+
+EXPLORER_CHAPTERS = [name for name in CHAPTERS if explorer_count(name)]
+
+EXPLORER_STATE = """root => {
+  const image = root.querySelector('img');
+  return {
+    src: image.getAttribute('src'),
+    alt: image.alt,
+    loaded: image.complete && image.naturalWidth > 0,
+    caption: root.querySelector('figcaption').textContent,
+    // what each control shows: a slider's value under it, a menu's chosen option
+    values: [...root.querySelectorAll('[data-control]')].map(c => c.tagName === 'SELECT'
+      ? c.options[c.selectedIndex].textContent
+      : root.querySelector('#' + c.id + '-value').textContent),
+    labels: [...root.querySelectorAll('[data-control]')].map(c => c.labels[0].textContent),
+  };
+}"""
+
+
+def move(control) -> None:
+    """Move a control as a reader does: a slider to its other end with the keyboard, a menu to
+    another option."""
+    if control.evaluate("e => e.tagName") == "SELECT":
+        index = control.evaluate("e => e.selectedIndex")
+        control.select_option(index=0 if index else 1)
+        return
+    at_end = control.evaluate("e => e.value === e.max")
+    control.focus()
+    control.press("Home" if at_end else "End")
+
+
+def explorer_problems(page, root, name: str) -> list[str]:
+    """Move each control of one explorer; the figure, its alt text, its caption and the value
+    under the slider must all change, and the caption must name the slider's value."""
+    problems = []
+    controls = root.locator("[data-control]")
+    if controls.count() == 0:
+        return [f"{name}: no slider"]
+    for index in range(controls.count()):
+        before = root.evaluate(EXPLORER_STATE)
+        move(controls.nth(index))
+        page.wait_for_function(
+            "root => { const i = root.querySelector('img'); return i.complete && i.naturalWidth }",
+            arg=root.element_handle(),
+        )
+        after = root.evaluate(EXPLORER_STATE)
+        what = f"{name}, control {after['labels'][index]!r}"
+        for key in ("src", "alt", "caption"):
+            if before[key] == after[key]:
+                problems.append(f"{what}: the figure's {key} did not change: {after[key]!r}")
+        if not after["loaded"]:
+            problems.append(f"{what}: the new frame {after['src']} did not load")
+        for label, value in zip(after["labels"], after["values"], strict=False):
+            if f"{label} = {value}" not in after["caption"]:
+                problems.append(f"{what}: the caption does not say {label} = {value}")
+        if before["values"][index] == after["values"][index]:
+            problems.append(f"{what}: the value it shows did not change")
+    return problems
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("docname", EXPLORER_CHAPTERS)
+def test_explorer_sliders_change_the_figure_without_a_kernel(
+    browser, site_url, docname, width, scheme
+):
+    opened = OpenPage(browser, f"{site_url}/{docname}.html", site_url, WIDTHS[width], scheme)
+    try:
+        explorers = opened.page.locator(".rnnlib-explorer")
+        found = explorers.count()
+        problems = []
+        for index in range(found):
+            root = explorers.nth(index)
+            root.scroll_into_view_if_needed()
+            problems += explorer_problems(opened.page, root, f"explorer {index + 1}")
+            root.screenshot(
+                path=str(screenshot_name(docname, f"explorer{index + 1}-{width}-{scheme}"))
+            )
+        problems += opened.problems()
+    finally:
+        opened.close()
+    expected = explorer_count(docname)
+    assert found == expected, f"{docname}: {found} explorer slider(s) for {expected} explorer(s)"
+    assert not problems, f"{docname} at {width} width, {scheme}:\n" + "\n".join(problems)
+
+
+# --- accessibility -------------------------------------------------------------------------------
+#: axe-core impacts that fail the test; "moderate" and "minor" ones are reported only.
+FAILING_IMPACTS = ("serious", "critical")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_has_no_serious_accessibility_violation(browser, site_url, docname, width, scheme):
+    """axe-core, the engine of browsers' accessibility audits, on the loaded page (math typeset,
+    theme applied); its counts per rule go to test-artifacts/site/axe/."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    opened = OpenPage(browser, f"{site_url}/{docname}.html", site_url, WIDTHS[width], scheme)
+    try:
+        violations = Axe().run(opened.page).response["violations"]
+    finally:
+        opened.close()
+    report = ARTIFACTS / "axe" / f"{docname.replace('/', '__')}--{width}-{scheme}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    counts = {f"{v['impact']} {v['id']}": len(v["nodes"]) for v in violations}
+    report.write_text(json.dumps(counts, indent=1, sort_keys=True))
+    failing = [
+        f"{v['impact']} {v['id']} ({len(v['nodes'])}x): {v['help']}; e.g. "
+        + "; ".join(str(n["target"]) for n in v["nodes"][:3])
+        for v in violations
+        if v["impact"] in FAILING_IMPACTS
+    ]
+    assert not failing, f"{docname} at {width} width, {scheme}:\n" + "\n".join(failing)
+
+
+#: Alt text that says nothing about the figure (MyST-NB's default is the image's path).
+GENERIC_ALT = re.compile(
+    r"^\s*((an? |the )?(image|figure|plot|graph|chart|picture|output|png|img)\s*\d*)?\s*$"
+    r"|\.(png|jpe?g|svg|gif)\s*$|_images/",
+    re.IGNORECASE,
+)
+
+
+class Images(html.parser.HTMLParser):
+    """The ``alt`` of every ``<img>`` inside the page's ``<article>`` (not the logo)."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.images: list[tuple[str, str | None]] = []  # (src, alt)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "article":
+            self.depth += 1
+        elif tag == "img" and self.depth:
+            self.images.append((attributes.get("src", ""), attributes.get("alt")))
+
+    def handle_endtag(self, tag):
+        if tag == "article":
+            self.depth -= 1
+
+
+@pytest.mark.parametrize("docname", CHAPTERS)
+def test_every_figure_of_a_chapter_has_alt_text(built_site, docname):
+    """Each figure's alt text says what it shows (cell metadata ``mystnb.image.alt``), not its
+    file name or a generic word."""
+    parser = Images()
+    parser.feed((built_site / f"{docname}.html").read_text())
+    assert parser.images, f"{docname}: no figure in the article"
+    missing = [
+        f"{src}: alt={alt!r}"
+        for src, alt in parser.images
+        if alt is None or GENERIC_ALT.search(alt)
+    ]
+    assert not missing, (
+        f"{docname}: {len(missing)} of {len(parser.images)} figures without alt text that says "
+        "what they show (set the cell's metadata mystnb.image.alt):\n" + "\n".join(missing)
+    )
+
+
+# --- the lecture page ----------------------------------------------------------------------------
+LECTURE_OUTLINE = ROOT / "tests" / "lecture-outline.md"
+
+
+def test_lecture_page_links_every_point_of_the_outline(built_site):
+    """Every point of the lecture's outline has its item on the lecture page, with a link to the
+    book's section that teaches it or the plain statement that the book does not cover it; every
+    link of the page resolves, and the points come in the lecture's order."""
+    points = re.findall(r"^\|\s*(\d+\.\d+)\s*\|", LECTURE_OUTLINE.read_text(), re.MULTILINE)
+    assert len(points) > 50, f"{LECTURE_OUTLINE.name}: only {len(points)} points found"
+    page = built_site / "lecture.html"
+    text = page.read_text()
+    items = {
+        m["id"]: m["body"]
+        for m in re.finditer(r'<li id="point-(?P<id>\d+-\d+)">(?P<body>.*?)</li>', text, re.S)
+    }
+    problems = []
+    for point in points:
+        body = items.get(point.replace(".", "-"))
+        if body is None:
+            problems.append(f"point {point}: no item on the lecture page")
+        elif not (
+            re.search(r'href="(chapters/\d\d_\w+|intro)\.html(#[\w-]+)?"', body)
+            or "Not covered by the book." in body
+        ):
+            problems.append(f"point {point}: neither a link to the book nor 'Not covered'")
+    order = [tuple(map(int, key.split("-"))) for key in items]
+    assert order == sorted(order), "the lecture page's points are not in the lecture's order"
+    assert re.search(r'href="claims\.html#claim-ch\d\d-', text), "no link to a claim's row"
+    problems += broken_links(page, built_site)
+    assert not problems, "lecture page:\n" + "\n".join(problems)
+
+
+# --- page weight ---------------------------------------------------------------------------------
+#: What one page may weigh on opening: its HTML plus the images, scripts and styles it loads.
+MOST_PAGE_BYTES = 8_000_000
+MOST_HTML_BYTES = 2_000_000
+
+
+def test_page_weight_stays_reasonable(built_site):
+    """Each page's HTML and what it loads on opening (an explorer loads one frame; the others
+    only when the slider moves); the table goes to test-artifacts/site/page-weights.txt."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    rows, problems = [], []
+    for docname in PAGES:
+        page = built_site / f"{docname}.html"
+        loaded = {
+            (page.parent / unquote(urlsplit(url).path)).resolve()
+            for tag, url in parse(page).urls
+            if tag in ("img", "script", "link") and url and not urlsplit(url).scheme
+        }
+        files = [f for f in loaded if f.is_file() and f.suffix != ".html"]
+        weight = page.stat().st_size + sum(f.stat().st_size for f in files)
+        frames = sum(
+            f.stat().st_size
+            for f in {
+                (page.parent / frame).resolve()
+                for frame in re.findall(
+                    r"(?:\.\./)*_images/explorer-[0-9a-f]+\.png", page.read_text()
+                )
+            }
+        )
+        rows.append((docname, page.stat().st_size, weight, frames))
+        if page.stat().st_size > MOST_HTML_BYTES:
+            problems.append(f"{docname}: the HTML is {page.stat().st_size:,} bytes")
+        if weight > MOST_PAGE_BYTES:
+            problems.append(f"{docname}: {weight:,} bytes on opening")
+    table = ["page  html_bytes  bytes_on_opening  explorer_frames_bytes"]
+    table += [f"{d}  {h}  {w}  {f}" for d, h, w, f in sorted(rows, key=lambda r: -r[2])]
+    (ARTIFACTS / "page-weights.txt").write_text("\n".join(table) + "\n")
+    assert not problems, "pages too heavy:\n" + "\n".join(problems)
