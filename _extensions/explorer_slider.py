@@ -3,7 +3,7 @@
 In Jupyter, ``rnnlib.widgets.explorer`` is a live ipywidgets control. This extension sets
 ``rnnlib.widgets.FRAMES_VARIABLE`` before any chapter runs, so during the build each explorer
 draws its figure at every point of a grid over its controls and outputs the frames (MIME type
-``rnnlib.widgets.MIME_TYPE``), glued (MyST-NB) under the cell's execution count. The explorer's
+``rnnlib.widgets.MIME_TYPE``), glued (MyST-NB) under the explorer's number. The explorer's
 cell is tagged ``remove-output`` (the live widget needs a kernel; glued data survives the tag);
 while the chapter is read, this extension takes the frames from ``jupyter_execute/<doc>.glue.json``,
 writes each as a PNG into the site's ``_images/``
@@ -70,47 +70,52 @@ def setup_frames(app, config) -> None:
     os.environ[FRAMES_VARIABLE] = "1"
 
 
-def glued_frames(app, docname: str) -> dict[tuple[int, int], dict]:
-    """The explorers' frames glued in the executed chapter, by (execution count, k): MyST-NB
-    writes every glued value to ``jupyter_execute/<doc>.glue.json``, also from the cache."""
+def glued_frames(app, docname: str) -> list[dict]:
+    """The explorers' frames glued in the executed chapter, in the order the explorers ran:
+    MyST-NB writes every glued value to ``jupyter_execute/<doc>.glue.json``, also from the
+    cache."""
     folder = Path(app.env.mystnb_config.output_folder)
     path = folder.joinpath(*docname.split("/")).with_name(Path(docname).name + ".glue.json")
     if not path.is_file():
-        return {}
+        return []
     found = {}
     for key, output in json.loads(path.read_text()).items():
         if key.startswith(GLUE_PREFIX) and MIME_TYPE in output.get("data", {}):
-            count, number = key[len(GLUE_PREFIX) :].split(":")
             payload = output["data"][MIME_TYPE]
-            found[int(count), int(number)] = (
+            found[int(key[len(GLUE_PREFIX) :])] = (
                 json.loads(payload) if isinstance(payload, str) else payload
             )
-    return found
+    return [found[number] for number in sorted(found)]
 
 
 def add_sliders(app, doctree) -> None:
+    """Under each cell that calls ``explorer``, the next explorer's frames as a slider (the
+    cells in document order, the frames in the order the kernel made them)."""
     docname = app.env.docname
     if not str(app.env.doc2path(docname)).endswith(".ipynb"):
         return
-    glued = None
-    for container in list(doctree.findall(nodes.container)):
-        if container.get("nb_element") != "cell_code":
-            continue
-        source = container.astext() if container.children else ""
-        if glued is None:
-            glued = glued_frames(app, docname)
-        count = container.get("exec_count")
-        payloads = [glued[key] for key in sorted(glued) if key[0] == count]
-        if not payloads and EXPLORER_CALL.search(source):
-            logger.warning(
-                f"{docname}: cell {container['cell_index'] + 1} makes an explorer but the build "
-                f"has no frames of it for the website ({FRAMES_VARIABLE} unset when it ran: an "
-                "execution cache from before the explorer_slider extension? delete "
-                "_build/.jupyter_cache)",
-                location=container,
-            )
+    cells = [
+        container
+        for container in doctree.findall(nodes.container)
+        if container.get("nb_element") == "cell_code"
+        and EXPLORER_CALL.search(container.astext() if container.children else "")
+    ]
+    if not cells:
+        return
+    payloads = glued_frames(app, docname)
+    calls = sum(len(EXPLORER_CALL.findall(container.astext())) for container in cells)
+    if len(payloads) != calls:
+        logger.warning(
+            f"{docname}: {calls} explorer calls but the build has frames of {len(payloads)} "
+            f"({FRAMES_VARIABLE} unset when the chapter ran: an execution cache from before the "
+            "explorer_slider extension? delete _build/.jupyter_cache)",
+            location=cells[0],
+        )
+        return
+    for container in cells:
         alt = container.get("cell_metadata", {}).get("mystnb", {}).get("image", {}).get("alt")
-        for number, payload in enumerate(payloads):
+        for number in range(len(EXPLORER_CALL.findall(container.astext()))):
+            payload = payloads.pop(0)
             uid = f"explorer-{container['cell_index']}-{number}"
             frames = write_frames(app, docname, payload)
             output = nodes.container(classes=["cell_output", "rnnlib-explorer-output"])

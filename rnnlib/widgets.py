@@ -38,8 +38,8 @@ __all__ = ["explorer"]
 FRAMES_VARIABLE = "RNNLIB_EXPLORER_FRAMES"
 #: The output's MIME type, which ``_extensions/explorer_slider.py`` turns into the slider.
 MIME_TYPE = "application/vnd.rnnlib.explorer+json"
-#: The frames are glued (MyST-NB) under ``GLUE_PREFIX + "<execution count>:<k>"``: the k-th
-#: explorer of the cell run with that execution count (glued data survives ``remove-output``).
+#: The frames are glued (MyST-NB) under ``GLUE_PREFIX + "<n>"``: the n-th explorer that the
+#: kernel ran, counted from 0 (glued data survives ``remove-output``).
 GLUE_PREFIX = "rnnlib-explorer:"
 #: At most this many values per control on the website's slider.
 MOST_VALUES = 25
@@ -224,24 +224,24 @@ class _Payload:
         return {MIME_TYPE: self.frames.payload(), "text/plain": repr(self.frames)}
 
 
-_published: dict[int, int] = {}
+_published: list[str] = []
 
 
 def publish(frames: Frames) -> str | None:
     """Glue the frames for the book's build (MyST-NB's glue; nothing where it is missing) under
-    ``GLUE_PREFIX`` and the running cell's execution count; return the key."""
+    ``GLUE_PREFIX`` and the explorer's number in this kernel (0, 1, ... in the order the
+    explorers ran); return the key. The build pairs them with the cells that call ``explorer``
+    in the same order: a number, unlike the cell's execution count, is the same whether the
+    notebook was executed by the build or under nbval (which runs cells without history)."""
     try:
         from IPython import get_ipython
         from myst_nb import glue
     except ImportError:
         return None
-    shell = get_ipython()
-    if shell is None:
+    if get_ipython() is None:
         return None
-    count = shell.execution_count
-    number = _published.get(count, 0)
-    _published[count] = number + 1
-    key = f"{GLUE_PREFIX}{count}:{number}"
+    key = f"{GLUE_PREFIX}{len(_published)}"
+    _published.append(key)
     glue(key, _Payload(frames), display=False)
     return key
 

@@ -27,8 +27,10 @@ ruff format --check .
 #     one thread, so that two chapters side by side do not fight over the two cores. Every
 #     chapter that passes is stored in the book's execution cache (conftest.py).
 #  2. the website: built once from that cache (no chapter runs twice) and opened in Chromium.
-# TQDM_DISABLE: progress bars would be dead widgets on the site, which renders these outputs.
-export TQDM_DISABLE=1
+# The site renders the outputs of round 1, so the chapters run as the book build runs them:
+# TQDM_DISABLE, as progress bars would be dead widgets on a page; RNNLIB_EXPLORER_FRAMES, so each
+# explorer precomputes the frames of its website slider (_extensions/explorer_slider.py).
+export TQDM_DISABLE=1 RNNLIB_EXPLORER_FRAMES=1
 run_pytest() {
   local status=0
   python -m pytest -n 2 -p no:cacheprovider "$@" || status=$?
