@@ -19,7 +19,8 @@ returns that concatenation with its own ``growth`` features appended.
 :func:`deep_network` stacks a first plain layer (input to width), ``depth - 1`` blocks of one
 kind and a linear readout, as in Srivastava et al.'s networks (depth 10 = a first plain layer
 plus 9 blocks); :func:`layer_gradient_norms` measures how much gradient reaches each layer's
-weights from one backward pass.
+weights from one backward pass; :func:`layer_weight_change` how far training moved each layer's
+weights.
 
 Shapes: B batch, D input features, W width, G a dense block's growth, C classes.
 
@@ -42,6 +43,7 @@ __all__ = [
     "KINDS",
     "deep_network",
     "layer_gradient_norms",
+    "layer_weight_change",
 ]
 
 #: The activations :math:`\phi` a block accepts, by name.
@@ -208,3 +210,33 @@ def layer_gradient_norms(network: nn.Sequential, loss: torch.Tensor) -> torch.Te
     grads = iter(torch.autograd.grad(loss, flat))
     norms = [torch.sqrt(sum((next(grads) ** 2).sum() for _ in group)) for group in parameters]
     return torch.stack(norms).detach()
+
+
+def layer_weight_change(before: nn.Sequential, after: nn.Sequential) -> torch.Tensor:
+    r"""How far training moved each layer of a :func:`deep_network`, relative to where it
+    started: :math:`\lVert \theta_l' - \theta_l \rVert / \lVert \theta_l \rVert` for each of
+    the ``depth`` layers (readout excluded), where :math:`\theta_l` (``before``) and
+    :math:`\theta_l'` (``after``) are all of layer :math:`l`'s parameters viewed as one vector.
+
+    ``before`` and ``after`` must have the same architecture (e.g. a ``copy.deepcopy`` taken
+    before training, and the trained network). Returns a tensor of shape (depth,).
+
+    >>> net = deep_network("plain", 3, 4, 5, 2)
+    >>> layer_weight_change(net, net).tolist()
+    [0.0, 0.0, 0.0]
+    """
+    layers_before, layers_after = list(before)[:-1], list(after)[:-1]
+    if len(layers_before) != len(layers_after):
+        raise ValueError(
+            f"before and after must have the same depth, got {len(layers_before)} and "
+            f"{len(layers_after)} layers"
+        )
+    changes = []
+    with torch.no_grad():
+        for layer_before, layer_after in zip(layers_before, layers_after, strict=True):
+            theta = torch.cat([p.flatten() for p in layer_before.parameters()])
+            theta_after = torch.cat([p.flatten() for p in layer_after.parameters()])
+            if theta.shape != theta_after.shape:
+                raise ValueError("before and after must have the same architecture")
+            changes.append((theta_after - theta).norm() / theta.norm())
+    return torch.stack(changes)
