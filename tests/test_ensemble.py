@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from autograd_graph import autograd_node_names
 from torch import nn
 
 import rnnlib
@@ -29,18 +30,6 @@ FUSED_NODES = {"LSTMSequenceBackward", "GRUSequenceBackward"}
 
 def state_tensors(state) -> list[torch.Tensor]:
     return list(state) if isinstance(state, tuple) else [state]
-
-
-def autograd_node_names(tensor: torch.Tensor) -> set[str]:
-    names, stack, seen = set(), [tensor.grad_fn], set()
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        names.add(node.name())
-        stack.extend(next_node for next_node, _ in node.next_functions)
-    return names
 
 
 def run(layer: RecurrentLayer, x, state, per_step: bool):

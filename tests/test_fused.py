@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from autograd_graph import autograd_node_names
 from layer_sweeps import layer_case_id, layer_cases
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -341,18 +342,6 @@ def test_fused_lstm_with_a_projection_that_saves_its_output():
 
 
 # --- which paths are fused ------------------------------------------------------------------
-def autograd_node_names(tensor: torch.Tensor) -> set[str]:
-    names, stack, seen = set(), [tensor.grad_fn], set()
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        names.add(node.name())
-        stack.extend(next_node for next_node, _ in node.next_functions)
-    return names
-
-
 @pytest.mark.parametrize("cell_class", [LSTMCell, GRUCell])
 def test_every_wrapper_runs_the_fused_layer(cell_class):
     x = torch.randn(2, 5, 3)
