@@ -6,8 +6,8 @@ Modules, one job each:
 * :mod:`rnnlib.layers`: a cell unrolled over time, stacking (plain, or with residual or dense
   connections between layers), bidirectionality, and ``RNN``, ``LSTM``, ``GRU`` with
   ``torch.nn``'s interface;
-* :mod:`rnnlib.fused`: the LSTM layer's recurrence as one autograd node with hand-written
-  backpropagation through time (for speed; the per-step cell is the reference);
+* :mod:`rnnlib.fused`: the LSTM and GRU layers' recurrences, each as one autograd node with
+  hand-written backpropagation through time (for speed; the per-step cell is the reference);
 * :mod:`rnnlib.device`: device choice, seeding (``seeds``, ``RNNLIB_SEED_OFFSET``) and threads;
 * :mod:`rnnlib.checks`: input checks with readable errors;
 * :mod:`rnnlib.exercises`: checkers for the "implement it" exercises (the chain rule, an LSTM
