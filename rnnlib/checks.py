@@ -3,13 +3,72 @@
 Every public forward pass in rnnlib calls these before doing any arithmetic, so a wrong
 shape, dtype or device fails at the line the reader wrote, not deep inside a matmul.
 All of them raise ``ValueError``.
+
+Not here: shape checks of a whole model's output (the layers check their own inputs and
+states with these) and the exercise runner's checks of a reader's function
+(:mod:`rnnlib.exercises`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
 import torch
 
-__all__ = ["check_input", "check_state", "check_same_dtype_and_device"]
+__all__ = [
+    "check_int",
+    "check_choice",
+    "check_input",
+    "check_state",
+    "check_same_dtype_and_device",
+]
+
+Choice = TypeVar("Choice")
+
+
+def check_int(value: Any, name: str, minimum: int = 1, *, none_ok: bool = False) -> int | None:
+    """Return ``value`` if it is an integer ``>= minimum`` (or ``None`` when ``none_ok``).
+
+    ``True`` is not an integer here (Python counts it as 1, a reader does not), nor is ``2.0``.
+
+    >>> check_int(3, "steps")
+    3
+    >>> check_int(0, "steps", minimum=0)
+    0
+    >>> check_int(2.0, "hidden_size")
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden_size must be a positive integer, got 2.0
+    """
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if minimum == 1:
+            kind = "a positive integer"
+        elif minimum == 0:
+            kind = "a non-negative integer"
+        else:
+            kind = f"an integer >= {minimum}"
+        alternative = " (or None)" if none_ok else ""
+        raise ValueError(f"{name} must be {kind}{alternative}, got {value!r}")
+    return value
+
+
+def check_choice(value: Choice, name: str, choices: Iterable[Choice]) -> Choice:
+    """Return ``value`` if it is one of ``choices``; otherwise name them all in the error.
+
+    >>> check_choice("tanh", "nonlinearity", ("tanh", "relu"))
+    'tanh'
+    >>> check_choice("swish", "nonlinearity", ("tanh", "relu"))
+    Traceback (most recent call last):
+    ...
+    ValueError: nonlinearity must be one of ['tanh', 'relu'], got 'swish'
+    """
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
 
 
 def check_same_dtype_and_device(tensor: torch.Tensor, weight: torch.Tensor, what: str) -> None:
