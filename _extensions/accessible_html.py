@@ -1,7 +1,7 @@
 """Markup fixes that make every page pass axe-core's serious and critical rules.
 
 Sphinx 7.4 and docutils emit two structures that assistive technology cannot read, which
-tests/test_site.py's accessibility audit reports:
+tests/book/test_site.py's accessibility audit reports:
 
 * A signature longer than ``maximum_signature_line_length`` (the API page) lists one parameter
   per line as ``<dl><dd>...</dd></dl>`` inside the signature's ``<dt>``: a definition list

@@ -35,7 +35,7 @@ SETUP_LINE = re.compile(
 )
 #: The page the run-time lines link to.
 STATUS_DOC = "status"
-#: CSS class of the run-time line (tests/test_site.py looks for it).
+#: CSS class of the run-time line (tests/book/test_site.py looks for it).
 RUN_TIME_CLASS = "chapter-run-time"
 #: The packages whose versions the status page lists, in this order.
 PACKAGES = [

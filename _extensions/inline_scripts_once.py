@@ -4,7 +4,7 @@ Sphinx 7.4's HTML builder registers a body-only script that an extension adds af
 ``Builder.init()`` twice (once as filename ``None``, once as ``''`` in ``prepare_writing``), so
 every page of a Jupyter Book 1 site declares sphinx-thebe's ``const THEBE_JS_URL`` twice and the
 browser reports "Identifier 'THEBE_JS_URL' has already been declared". This keeps the first copy
-of each script; tests/test_site.py checks that the console stays clean.
+of each script; tests/book/test_site.py checks that the console stays clean.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:  # tools/ lives at the repository's root
 
 from tools import rnnlib_names  # noqa: E402
 
-#: CSS class of the "In the book" line (tests/test_site.py looks for it).
+#: CSS class of the "In the book" line (tests/book/test_site.py looks for it).
 IN_THE_BOOK_CLASS = "rnnlib-in-the-book"
 
 

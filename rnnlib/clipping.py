@@ -12,7 +12,7 @@ direction whenever some coordinates are clamped and others are not.
 
 Both functions here give the same numbers as ``torch.nn.utils.clip_grad_norm_`` and
 ``torch.nn.utils.clip_grad_value_``, including their edge cases (tested in
-``tests/test_clipping.py``): torch multiplies by ``min(max_norm / (norm + 1e-6), 1)``, so a
+``tests/lib/test_clipping.py``): torch multiplies by ``min(max_norm / (norm + 1e-6), 1)``, so a
 zero gradient stays zero, and a gradient with an ``inf`` entry has an infinite norm, a
 coefficient of 0 and comes out as ``nan`` where it was ``inf`` and 0 elsewhere.
 """

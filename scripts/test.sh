@@ -22,7 +22,7 @@ ruff check .
 ruff format --check .
 
 # Two rounds of pytest, each on both cores (pytest-xdist):
-#  1. rnnlib's unit tests, the Colab-like install and every chapter under nbval, a chapter per
+#  1. rnnlib's unit tests and doctests (every docstring example runs), the Colab-like install and every chapter under nbval, a chapter per
 #     worker (--dist loadfile keeps a notebook's cells in one kernel). Each worker's kernel uses
 #     one thread, so that two chapters side by side do not fight over the two cores. Every
 #     chapter that passes is stored in the book's execution cache (conftest.py).
@@ -47,10 +47,10 @@ run_pytest() {
 # select tests (e.g. -m "not slow" selects no site test); anything else is an internal error.
 FILTERED=$(( $# > 0 ))
 status=0
-OMP_NUM_THREADS=1 run_pytest --dist loadfile tests chapters --nbval-lax \
-  --ignore tests/test_site.py "$@" || status=$?
+OMP_NUM_THREADS=1 run_pytest --dist loadfile tests chapters rnnlib --nbval-lax --doctest-modules \
+  --ignore tests/book/test_site.py "$@" || status=$?
 site_status=0
-run_pytest tests/test_site.py "$@" || site_status=$?
+run_pytest tests/book/test_site.py "$@" || site_status=$?
 # The chapters' budgets close the run (conftest.py wrote the table in round 1).
 cat test-artifacts/chapter-times.txt 2>/dev/null || true
 if [ "$status" -ne 0 ] || [ "$site_status" -ne 0 ]; then

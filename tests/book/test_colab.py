@@ -25,7 +25,7 @@ import torch
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: What Colab has preinstalled that the chapters use (and Jupyter needs to run a notebook).
 #: torch is pinned to the build installed here, so pip takes it from the local wheel.
 COLAB_PACKAGES = [

@@ -12,7 +12,7 @@ import pytest
 from tools import link_terms, rnnlib_names
 from tools.new_chapter import write_chapter
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 
 

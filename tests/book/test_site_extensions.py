@@ -11,7 +11,7 @@ import yaml
 
 import rnnlib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "_extensions"))
 
 import execution_status  # noqa: E402

@@ -1,7 +1,7 @@
 """The chapters as files: committed clean, set up the same way, and all in the table of contents.
 
 These checks are fast and need no kernel; running the chapters is nbval's job
-(``pytest chapters --nbval-lax``) and rendering them is tests/test_site.py's.
+(``pytest chapters --nbval-lax``) and rendering them is tests/book/test_site.py's.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sphinx_external_toc.parsing import parse_toc_yaml
 
 from tools.new_chapter import SETUP_CELL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPOSITORY_URL = CONFIG["repository"]["url"]

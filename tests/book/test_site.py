@@ -20,7 +20,7 @@ in headless Chromium and the built HTML itself.
 * Accessibility: axe-core (``axe-playwright-python``'s copy, injected into the page: no network)
   finds no serious or critical violation on any page, at both widths, in both themes; every
   figure of a chapter has alt text that says what it shows.
-* The lecture page lists every point of the lecture's outline (``tests/lecture-outline.md``),
+* The lecture page lists every point of the lecture's outline (``tests/book/lecture-outline.md``),
   each linked to the book's section or saying that the book does not cover it.
 * Page weights (HTML and what a page loads on opening) stay reasonable
   (``test-artifacts/site/page-weights.txt``).
@@ -57,7 +57,7 @@ from tools import link_terms, rnnlib_names
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "_extensions"))
 from explorer_slider import EXPLORER_CALL  # noqa: E402
 
@@ -672,7 +672,7 @@ def test_glossary_defines_the_lecture_terms(built_site):
 def test_chapter_pages_are_linked_to_the_glossary_and_the_api(built_site):
     """The chapters are tools/link_terms.py's output (it finds nothing left to link), so the
     strict build above is the build of the linked book; and every chapter page links to the
-    glossary and to the API. (tests/test_link_terms.py checks that linking touches Markdown
+    glossary and to the API. (tests/book/test_link_terms.py checks that linking touches Markdown
     only and is idempotent, so it never invalidates the execution cache.)"""
     chapters = [source_of(name) for name in CHAPTERS]
     assert link_terms.main(["--check", *map(str, chapters)]) == 0, (
@@ -857,7 +857,7 @@ def test_every_figure_of_a_chapter_has_alt_text(built_site, docname):
 
 
 # --- the lecture page ----------------------------------------------------------------------------
-LECTURE_OUTLINE = ROOT / "tests" / "lecture-outline.md"
+LECTURE_OUTLINE = ROOT / "tests" / "book" / "lecture-outline.md"
 
 
 def test_lecture_page_links_every_point_of_the_outline(built_site):

@@ -17,7 +17,7 @@ import pytest
 
 from rnnlib import calibration
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 MIN_DRAWS = 40
 

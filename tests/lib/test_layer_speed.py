@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-PATH = Path(__file__).parents[1] / "benchmarks" / "layer_speed.py"
+PATH = Path(__file__).parents[2] / "benchmarks" / "layer_speed.py"
 spec = importlib.util.spec_from_file_location("layer_speed", PATH)
 layer_speed = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(layer_speed)
