@@ -21,6 +21,18 @@ to ``0, 1, ..., k - 1``); building an ensemble leaves the global random state as
 and step inputs get the member axis first, ``(k, batch, ...)``; a step input without it,
 ``(batch, input)``, is shared by every member. :meth:`RecurrentCell.member` returns member ``j``
 as a cell of its own.
+
+**What a layer may ask a cell.** ``state_tensors`` names the tensors of its state (``("h",)``,
+or ``("h", "c")`` for the LSTM), ``GATE_ORDER`` the row blocks of its weights, and
+:meth:`RecurrentCell.sequence_kernel` returns the fused recurrence of :mod:`rnnlib.fused` that
+computes the same as unrolling :meth:`~RecurrentCell.step`, or ``None`` (a subclass that
+changes the step's maths), so that layers never test which cell they hold.
+
+Shapes: B batch, I input features, H hidden units, G gates (1, 4 or 3), k ensemble members.
+
+Not here: unrolling over time, stacking and bidirectionality (:mod:`rnnlib.layers`), the fused
+recurrences (:mod:`rnnlib.fused`), the nonlinearities' table (:mod:`rnnlib.nonlinearities`),
+peepholes, layer normalisation and dropout.
 """
 
 from __future__ import annotations
@@ -28,25 +40,27 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_input, check_state
+from .checks import check_input, check_int, check_state
+from .fused import gru_sequence, lstm_sequence
+from .nonlinearities import NONLINEARITIES, Nonlinearity
+from .nonlinearities import nonlinearity as _nonlinearity
 
 __all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "GRUCell", "NONLINEARITIES"]
 
-#: The nonlinearities :math:`\sigma` a vanilla RNN cell accepts. ``torch.nn.RNNCell`` offers
-#: only tanh and relu; sigmoid and identity (the linear RNN of the proof) are for the chapters.
-NONLINEARITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "sigmoid": torch.sigmoid,
-    "identity": lambda z: z,
-}
-
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+#: A fused recurrence bound to a cell: ``(x_projected, state, reverse, batch_first) ->
+#: (outputs, final state)``, see :meth:`RecurrentCell.sequence_kernel`.
+SequenceKernel = Callable[[torch.Tensor, State, bool, bool], tuple[torch.Tensor, State]]
+
+#: How an error message names each state tensor.
+STATE_NAMES = {"h": "hidden state h", "c": "cell state c"}
 
 
 def _affine(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -59,15 +73,15 @@ def _affine(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.T
     the member axis first, of size ``k``, or of size 1 for an input shared by every member; the
     result is ``(k, ..., rows)``, one ``baddbmm``."""
     if W.dim() == 2:
-        flat = x.reshape(-1, x.shape[-1])
-        W_T = W.T.contiguous()
+        flat = x.reshape(-1, x.shape[-1])  # (N, input), N the product of the leading axes
+        W_T = W.T.contiguous()  # (input, rows)
         projected = flat @ W_T if b is None else torch.addmm(b, flat, W_T)
-        return projected.view(*x.shape[:-1], W.shape[0])
+        return projected.view(*x.shape[:-1], W.shape[0])  # (..., rows)
     members = W.shape[0]
     flat = x.reshape(x.shape[0], -1, x.shape[-1]).expand(members, -1, -1)  # (k, N, input)
     W_T = W.mT.contiguous()  # (k, input, rows)
     projected = flat @ W_T if b is None else torch.baddbmm(b.unsqueeze(-2), flat, W_T)
-    return projected.view(members, *x.shape[1:-1], W.shape[-2])
+    return projected.view(members, *x.shape[1:-1], W.shape[-2])  # (k, ..., rows)
 
 
 def _linear(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -84,11 +98,15 @@ def _linear(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.T
 class RecurrentCell(nn.Module):
     """Shared plumbing: parameters, initialisation, checks and weight copying.
 
-    Subclasses set ``num_gates`` and ``torch_class`` and implement ``step``. ``ensemble=k``
-    and ``seeds``: see the module docstring.
+    Subclasses set ``num_gates``, ``GATE_ORDER``, ``state_tensors`` and ``torch_class`` and
+    implement ``step``. ``ensemble=k`` and ``seeds``: see the module docstring.
     """
 
     num_gates: int = 1
+    #: The row blocks of ``W_x`` and ``W_h``, top to bottom (one block per gate).
+    GATE_ORDER: tuple[str, ...] = ("pre_activation",)
+    #: The tensors a state holds, in order: ``("h",)``, or ``("h", "c")`` for the LSTM.
+    state_tensors: tuple[str, ...] = ("h",)
     torch_class: type[nn.Module] = nn.RNNCell
 
     def __init__(
@@ -100,12 +118,8 @@ class RecurrentCell(nn.Module):
         seeds: Sequence[int] | None = None,
     ):
         super().__init__()
-        if input_size < 1 or hidden_size < 1:
-            raise ValueError(
-                f"input_size and hidden_size must be positive, got {input_size}, {hidden_size}"
-            )
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        self.input_size = check_int(input_size, "input_size")
+        self.hidden_size = check_int(hidden_size, "hidden_size")
         self.bias = bias
         self.ensemble, self.seeds = _check_ensemble(ensemble, seeds)
         members = () if ensemble is None else (ensemble,)
@@ -164,8 +178,10 @@ class RecurrentCell(nn.Module):
         return (*members, batch_size, self.hidden_size)
 
     def initial_state(self, batch_size: int) -> State:
-        """The zero state, on the weights' device and dtype."""
-        return self.W_h.new_zeros(self.state_shape(batch_size))
+        """The zero state, on the weights' device and dtype: one tensor ``h``, or a tuple of
+        one tensor per name of ``state_tensors``."""
+        zeros = [self.W_h.new_zeros(self.state_shape(batch_size)) for _ in self.state_tensors]
+        return zeros[0] if len(zeros) == 1 else tuple(zeros)
 
     @staticmethod
     def hidden(state: State) -> torch.Tensor:
@@ -173,7 +189,31 @@ class RecurrentCell(nn.Module):
         return state
 
     def check_state(self, state: State, batch_size: int) -> None:
-        check_state(state, self.state_shape(batch_size), "hidden state h", self.W_h)
+        """Raise ``ValueError`` unless ``state`` has one tensor of shape :meth:`state_shape` per
+        name of ``state_tensors`` (a bare tensor for one, a tuple for several)."""
+        shape = self.state_shape(batch_size)
+        names = self.state_tensors
+        if len(names) == 1:
+            check_state(state, shape, STATE_NAMES[names[0]], self.W_h)
+            return
+        if not (isinstance(state, tuple | list) and len(state) == len(names)):
+            kind = "pair" if len(names) == 2 else "tuple"
+            raise ValueError(
+                f"the {type(self).__name__} state must be a {kind} ({', '.join(names)}) of "
+                f"tensors of shape {shape}, got {type(state).__name__}"
+            )
+        for tensor, name in zip(state, names, strict=True):
+            check_state(tensor, shape, STATE_NAMES[name], self.W_h)
+
+    # --- the fused recurrence ----------------------------------------------------------------
+    def sequence_kernel(self) -> SequenceKernel | None:
+        """The fused recurrence of this cell (:mod:`rnnlib.fused`), or ``None``: a layer then
+        unrolls :meth:`step` (the vanilla RNN, and any subclass that changes the maths)."""
+        return None
+
+    def _keeps_maths_of(self, cls: type[RecurrentCell], methods: tuple[str, ...]) -> bool:
+        """Whether this cell's class still uses ``cls``'s own ``methods`` (not overridden)."""
+        return all(getattr(type(self), name) is getattr(cls, name) for name in methods)
 
     def forward(self, x_t: torch.Tensor, state: State | None = None) -> State:
         """One time step on ``x_t`` of shape ``(batch, input)`` (for an ensemble also
@@ -267,8 +307,7 @@ def _check_ensemble(ensemble, seeds) -> tuple[int | None, tuple[int, ...] | None
         if seeds is not None:
             raise ValueError("seeds are for ensembles: give ensemble=len(seeds) as well")
         return None, None
-    if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
-        raise ValueError(f"ensemble must be a positive integer (or None), got {ensemble!r}")
+    check_int(ensemble, "ensemble", none_ok=True)
     seeds = tuple(range(ensemble)) if seeds is None else tuple(int(s) for s in seeds)
     if len(seeds) != ensemble:
         raise ValueError(f"ensemble={ensemble} needs {ensemble} seeds, got {len(seeds)}")
@@ -296,6 +335,11 @@ class RNNCell(RecurrentCell):
     ``nonlinearity`` picks :math:`\sigma`: ``"tanh"`` (default) or ``"relu"``, as in
     ``torch.nn.RNNCell``, plus ``"sigmoid"`` and ``"identity"`` (the linear RNN of the
     vanishing-gradient proof), which have no ``torch.nn`` counterpart.
+
+    >>> cell = RNNCell(3, 5)
+    >>> h = cell(torch.zeros(2, 3))
+    >>> h.shape, cell.W_h.shape
+    (torch.Size([2, 5]), torch.Size([5, 5]))
     """
 
     num_gates = 1
@@ -306,19 +350,16 @@ class RNNCell(RecurrentCell):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        nonlinearity: str = "tanh",
+        nonlinearity: Literal["tanh", "relu", "sigmoid", "identity"] = "tanh",
         ensemble: int | None = None,
         seeds: Sequence[int] | None = None,
     ):
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(
-                f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}"
-            )
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = _nonlinearity(nonlinearity).name
         super().__init__(input_size, hidden_size, bias, ensemble, seeds)
 
     @property
-    def sigma(self) -> Callable[[torch.Tensor], torch.Tensor]:
+    def sigma(self) -> Nonlinearity:
+        r""":math:`\sigma`, from the table of :mod:`rnnlib.nonlinearities`."""
         return NONLINEARITIES[self.nonlinearity]
 
     def step(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
@@ -353,42 +394,40 @@ class LSTMCell(RecurrentCell):
         c^{(t)} &= f^{(t)} \circ c^{(t-1)} + i^{(t)} \circ \tilde c^{(t)} \\
         h^{(t)} &= o^{(t)} \circ \tanh c^{(t)}
 
-    The rows of ``W_h`` stack :math:`W_i, W_f, W_c, W_o` (torch's order i, f, g, o) and the rows
-    of ``W_x`` stack :math:`U_i, U_f, U_c, U_o`. The state is the pair ``(h, c)``.
+    The rows of ``W_h`` stack :math:`W_i, W_f, W_c, W_o` (torch's order i, f, g, o, written
+    once, as ``GATE_ORDER``) and the rows of ``W_x`` stack :math:`U_i, U_f, U_c, U_o`. The
+    state is the pair ``(h, c)``.
+
+    >>> cell = LSTMCell(3, 5)
+    >>> h, c = cell(torch.zeros(2, 3))
+    >>> h.shape, c.shape, cell.W_h.shape
+    (torch.Size([2, 5]), torch.Size([2, 5]), torch.Size([20, 5]))
     """
 
     num_gates = 4
+    GATE_ORDER = ("input_gate", "forget_gate", "new_content", "output_gate")
+    state_tensors = ("h", "c")
     torch_class = nn.LSTMCell
-
-    def initial_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        zeros = self.W_h.new_zeros(self.state_shape(batch_size))
-        return zeros, zeros.clone()
 
     @staticmethod
     def hidden(state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return state[0]
 
-    def check_state(self, state, batch_size: int) -> None:
-        shape = self.state_shape(batch_size)
-        if not (isinstance(state, tuple | list) and len(state) == 2):
-            raise ValueError(
-                "the LSTM state must be a pair (h, c) of tensors of shape "
-                f"{shape}, got {type(state).__name__}"
-            )
-        check_state(state[0], shape, "hidden state h", self.W_h)
-        check_state(state[1], shape, "cell state c", self.W_h)
-
     def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The three gates and the new cell content at one step, by name."""
-        i, f, g, o = self.pre_activation(x_projected, h_prev).chunk(4, dim=-1)
+        """The three gates and the new cell content at one step, by name, each ``(B, H)``."""
+        # a = W_h h_{t-1} + W_x x_t + b, one block of H columns per name of GATE_ORDER
+        blocks = self.pre_activation(x_projected, h_prev).chunk(4, dim=-1)  # 4 x (B, H)
+        a = dict(zip(self.GATE_ORDER, blocks, strict=True))
         return {
-            "input_gate": torch.sigmoid(i),
-            "forget_gate": torch.sigmoid(f),
-            "output_gate": torch.sigmoid(o),
-            "new_content": torch.tanh(g),
+            "input_gate": torch.sigmoid(a["input_gate"]),
+            "forget_gate": torch.sigmoid(a["forget_gate"]),
+            "output_gate": torch.sigmoid(a["output_gate"]),
+            "new_content": torch.tanh(a["new_content"]),
         }
 
-    def step(self, x_projected, state):
+    def step(
+        self, x_projected: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step, ``(h_t, c_t)`` from ``x_projected = W_x x_t + b`` and ``(h_{t-1}, c_{t-1})``:
         the last two equations of the class docstring, on the gates of :meth:`gates`."""
         h_prev, c_prev = state
@@ -398,6 +437,25 @@ class LSTMCell(RecurrentCell):
         # h_t = o_t * tanh(c_t)
         h_t = gate["output_gate"] * torch.tanh(c_t)
         return h_t, c_t
+
+    def sequence_kernel(self) -> SequenceKernel | None:
+        """:func:`rnnlib.fused.lstm_sequence` on this cell's ``W_h``, or ``None`` when a
+        subclass changes ``step``, ``gates`` or ``pre_activation`` (the kernel would then
+        compute something else than the cell)."""
+        if not self._keeps_maths_of(LSTMCell, ("step", "gates", "pre_activation")):
+            return None
+        # the cell's own projection does not save its output for its backward, so the kernel
+        # may compute the gates in that temporary's storage
+        overwrite = self._keeps_maths_of(LSTMCell, ("input_projection",))
+
+        def run(x_projected, state, reverse, batch_first):
+            outputs, h_last, c_last = lstm_sequence(
+                x_projected, *state, self.W_h,
+                reverse=reverse, batch_first=batch_first, overwrite_input=overwrite,
+            )  # fmt: skip
+            return outputs, (h_last, c_last)
+
+        return run
 
 
 class GRUCell(RecurrentCell):
@@ -415,10 +473,15 @@ class GRUCell(RecurrentCell):
     after the matmul (Cho et al. apply it before), and torch's gate ``z`` keeps the old state
     (``h = (1 - z) h~ + z h``). Our update gate is ``u = 1 - z = sigmoid(-a_z)``, so ``u = 0``
     keeps the state as in the lecture; ``from_torch``/``to_torch`` negate those rows.
-    The rows of ``W_h`` stack :math:`W_r, W_u, W_h` (torch's order r, z, n).
+    The rows of ``W_h`` stack :math:`W_r, W_u, W_h` (torch's order r, z, n: ``GATE_ORDER``).
+
+    >>> cell = GRUCell(3, 5)
+    >>> cell(torch.zeros(2, 3)).shape, cell.W_h.shape
+    (torch.Size([2, 5]), torch.Size([15, 5]))
     """
 
     num_gates = 3
+    GATE_ORDER = ("reset_gate", "update_gate", "new_content")
     torch_class = nn.GRUCell
 
     def _torch_row_signs(self) -> torch.Tensor:
@@ -432,10 +495,11 @@ class GRUCell(RecurrentCell):
         return _affine(x, self.W_x, self.b_x)
 
     def gates(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The reset and update gates and the new content at one step, by name."""
-        x_r, x_u, x_n = x_projected.chunk(3, dim=-1)
+        """The reset and update gates and the new content at one step, by name, each ``(B, H)``
+        (blocks in ``GATE_ORDER``: r, u, n)."""
+        x_r, x_u, x_n = x_projected.chunk(3, dim=-1)  # 3 x (B, H)
         # W_h h_{t-1} + b_h for every gate, one matmul per step
-        h_r, h_u, h_n = _linear(h_prev, self.W_h, self.b_h).chunk(3, dim=-1)
+        h_r, h_u, h_n = _linear(h_prev, self.W_h, self.b_h).chunk(3, dim=-1)  # 3 x (B, H)
         reset_gate = torch.sigmoid(x_r + h_r)
         return {
             "reset_gate": reset_gate,
@@ -443,9 +507,24 @@ class GRUCell(RecurrentCell):
             "new_content": torch.tanh(x_n + reset_gate * h_n),
         }
 
-    def step(self, x_projected, h_prev):
+    def step(self, x_projected: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
         """One step, ``h_t`` from ``x_projected = W_x x_t + b_x`` and ``h_{t-1}``: the last
         equation of the class docstring, on the gates of :meth:`gates`."""
         gate = self.gates(x_projected, h_prev)
         # h_t = (1 - u_t) * h_{t-1} + u_t * h~_t, which is torch.lerp(h_{t-1}, h~_t, u_t)
         return torch.lerp(h_prev, gate["new_content"], gate["update_gate"])
+
+    def sequence_kernel(self) -> SequenceKernel | None:
+        """:func:`rnnlib.fused.gru_sequence` on this cell's ``W_h`` and ``b_h``, or ``None``
+        when a subclass changes ``step``, ``gates`` or ``pre_activation``."""
+        if not self._keeps_maths_of(GRUCell, ("step", "gates", "pre_activation")):
+            return None
+        overwrite = self._keeps_maths_of(GRUCell, ("input_projection",))
+
+        def run(x_projected, h_0, reverse, batch_first):
+            return gru_sequence(
+                x_projected, h_0, self.W_h, self.b_h,
+                reverse=reverse, batch_first=batch_first, overwrite_input=overwrite,
+            )  # fmt: skip
+
+        return run

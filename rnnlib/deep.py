@@ -34,6 +34,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .nonlinearities import NONLINEARITIES, Nonlinearity, nonlinearity
+
 __all__ = [
     "ACTIVATIONS",
     "PlainBlock",
@@ -46,14 +48,13 @@ __all__ = [
     "layer_weight_change",
 ]
 
-#: The activations :math:`\phi` a block accepts, by name.
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+#: The activations :math:`\phi` a block accepts, by name (from the one table of
+#: :mod:`rnnlib.nonlinearities`).
+ACTIVATIONS: dict[str, Nonlinearity] = {name: NONLINEARITIES[name] for name in ("tanh", "relu")}
 
 
-def _activation(name: str):
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
+def _activation(name: str) -> Nonlinearity:
+    return nonlinearity(name, among=tuple(ACTIVATIONS), what="activation")
 
 
 class PlainBlock(nn.Module):

@@ -47,6 +47,7 @@ import torch
 
 from .cells import RecurrentCell, RNNCell, State
 from .layers import RecurrentLayer
+from .nonlinearities import NONLINEARITIES, nonlinearity
 
 __all__ = [
     "GAMMA",
@@ -68,29 +69,24 @@ __all__ = [
     "identity_",
 ]
 
-#: :math:`\gamma = \sup_a |\sigma'(a)|`, the bound on :math:`\|\operatorname{diag}(\sigma'(a))\|_2`
-#: used in Pascanu et al.'s sufficient condition :math:`\|W_h\|_2 < 1/\gamma`.
-GAMMA: dict[str, float] = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0, "identity": 1.0}
+#: :math:`\gamma = \sup_a |\sigma'(a)|` for every nonlinearity, the bound on
+#: :math:`\|\operatorname{diag}(\sigma'(a))\|_2` used in Pascanu et al.'s sufficient condition
+#: :math:`\|W_h\|_2 < 1/\gamma` (from the one table, :data:`rnnlib.nonlinearities.NONLINEARITIES`).
+GAMMA: dict[str, float] = {name: sigma.gamma for name, sigma in NONLINEARITIES.items()}
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
 
-def sigma_prime(nonlinearity: str, a: torch.Tensor) -> torch.Tensor:
-    r""":math:`\sigma'(a)` elementwise for a nonlinearity of :data:`rnnlib.NONLINEARITIES`.
+def sigma_prime(name: str, a: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sigma'(a)` elementwise for the nonlinearity called ``name``.
 
     tanh: :math:`1 - \tanh^2 a`; sigmoid: :math:`s(1 - s)`; relu: :math:`[a > 0]` (0 at 0, as
-    autograd does); identity: 1.
+    autograd does); identity: 1 (:mod:`rnnlib.nonlinearities`).
+
+    >>> sigma_prime("sigmoid", torch.zeros(3))
+    tensor([0.2500, 0.2500, 0.2500])
     """
-    if nonlinearity == "tanh":
-        return 1 - torch.tanh(a) ** 2
-    if nonlinearity == "sigmoid":
-        s = torch.sigmoid(a)
-        return s * (1 - s)
-    if nonlinearity == "relu":
-        return (a > 0).to(a.dtype)
-    if nonlinearity == "identity":
-        return torch.ones_like(a)
-    raise ValueError(f"nonlinearity must be one of {sorted(GAMMA)}, got {nonlinearity!r}")
+    return nonlinearity(name).derivative(a)
 
 
 # --- gradients through the states -----------------------------------------------------------

@@ -4,12 +4,23 @@ The split follows PyTorch's ``custom_lstms.py``: a *cell* does one step, a *laye
 time, and stacking and bidirectionality are wrappers, not flags threaded through the cell.
 
 Conventions: sequences are ``(batch, time, features)`` when ``batch_first=True`` (the default
-here) and ``(time, batch, features)`` otherwise, as in ``torch.nn``.
+here) and ``(time, batch, features)`` otherwise, as in ``torch.nn``. Every sequence module
+has an ``input_size`` and an ``output_size`` (the features of its outputs: ``hidden_size``
+for one direction, twice that for a bidirectional layer, the top layer's for a stack), and
+``cells()``, its cells in torch's order.
+
+Shapes: B batch, T time steps, I input features, H hidden units (per direction), G gates,
+k ensemble members.
+
+Not here: the cells' equations (:mod:`rnnlib.cells`), the fused recurrences that
+:meth:`RecurrentLayer.forward` runs when the cell offers one (:mod:`rnnlib.fused`), a readout
+(:mod:`rnnlib.models`), dropout between layers, packed sequences and projections (``proj_size``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -23,8 +34,7 @@ from .cells import (
     _check_ensemble,
     _check_members,
 )
-from .checks import check_input, check_state
-from .fused import gru_sequence, lstm_sequence
+from .checks import check_choice, check_input, check_int, check_state
 
 __all__ = ["RecurrentLayer", "Bidirectional", "SKIPS", "StackedRNN", "RNN", "LSTM", "GRU"]
 
@@ -45,13 +55,30 @@ class RecurrentLayer(nn.Module):
     time, features)`` (``(k, time, batch, features)`` when not ``batch_first``), or the usual
     shape without the member axis for an input that every member reads; outputs and states
     get the member axis first.
+
+    ``fused=False`` makes :meth:`forward` unroll the cell step by step even where the cell
+    offers a fused recurrence (for ``torch.func`` transforms such as ``vmap``, which the fused
+    kernels' hand-written backward does not support, and for second derivatives).
+
+    >>> from rnnlib.cells import LSTMCell
+    >>> layer = RecurrentLayer(LSTMCell(3, 5))
+    >>> outputs, (h_T, c_T) = layer(torch.zeros(2, 7, 3))
+    >>> outputs.shape, h_T.shape
+    (torch.Size([2, 7, 5]), torch.Size([2, 5]))
     """
 
-    def __init__(self, cell: RecurrentCell, batch_first: bool = True, reverse: bool = False):
+    def __init__(
+        self,
+        cell: RecurrentCell,
+        batch_first: bool = True,
+        reverse: bool = False,
+        fused: bool = True,
+    ):
         super().__init__()
         self.cell = cell
         self.batch_first = batch_first
         self.reverse = reverse
+        self.fused = fused
 
     @property
     def input_size(self) -> int:
@@ -62,8 +89,16 @@ class RecurrentLayer(nn.Module):
         return self.cell.hidden_size
 
     @property
+    def output_size(self) -> int:
+        """Features of each output ``h_t``: the cell's ``hidden_size``."""
+        return self.cell.hidden_size
+
+    @property
     def ensemble(self) -> int | None:
         return self.cell.ensemble
+
+    def cells(self) -> list[RecurrentCell]:
+        return [self.cell]
 
     def _time_first(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` checked and laid out ``(time, batch, features)``; for an ensemble
@@ -78,8 +113,8 @@ class RecurrentLayer(nn.Module):
                 f"input must have at least one time step and one sequence, "
                 f"got shape {tuple(x.shape)}"
             )
-        x = x.transpose(-3, -2) if self.batch_first else x
-        return x.unsqueeze(0) if self.ensemble is not None and not members else x
+        x = x.transpose(-3, -2) if self.batch_first else x  # ([k,] T, B, I)
+        return x.unsqueeze(0) if self.ensemble is not None and not members else x  # ([k,] T, B, I)
 
     def _start(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """Check ``x`` and ``state``; return the projected input ``(time, batch, gates *
@@ -92,20 +127,6 @@ class RecurrentLayer(nn.Module):
         else:
             self.cell.check_state(state, batch)
         return self.cell.input_projection(x), state
-
-    def _fused_cell(self) -> type[RecurrentCell] | None:
-        """``LSTMCell`` or ``GRUCell`` when the cell is one of them with that class's own step
-        equations, so that the fused kernel (:mod:`rnnlib.fused`) computes the same; ``None``
-        otherwise (a subclass that changes ``step``, ``gates`` or ``pre_activation`` runs step
-        by step)."""
-        kind = type(self.cell)
-        for fused in (LSTMCell, GRUCell):
-            if isinstance(self.cell, fused) and all(
-                getattr(kind, name) is getattr(fused, name)
-                for name in ("step", "gates", "pre_activation")
-            ):
-                return fused
-        return None
 
     def unroll(self, x: torch.Tensor, state: State | None = None) -> list[State]:
         """Every state of the trajectory, ``[state_1, ..., state_T]``, in time order.
@@ -120,7 +141,7 @@ class RecurrentLayer(nn.Module):
         # unbind once: indexing x_projected[t] inside the loop would make the backward pass of
         # every step allocate a zero gradient of the whole (time, ...) tensor, quadratic in T.
         time_axis = 0 if self.ensemble is None else 1
-        inputs = x_projected.unbind(time_axis)  # T tensors of shape ([k,] batch, gates * hidden)
+        inputs = x_projected.unbind(time_axis)  # T x ([k,] B, G H)
         states: list[State] = []
         for x_t in reversed(inputs) if self.reverse else inputs:
             state = self.cell.step(x_t, state)
@@ -132,28 +153,19 @@ class RecurrentLayer(nn.Module):
         shape ``(batch, time, hidden)`` (batch_first) or ``(time, batch, hidden)``;
         ``final_state`` is the state after the last step read (t = 1 when ``reverse``).
 
-        For an ``LSTMCell`` or a ``GRUCell`` the whole recurrence runs as one autograd node with
-        a hand-written backward (:func:`rnnlib.fused.lstm_sequence`,
-        :func:`~rnnlib.fused.gru_sequence`), for speed: the same outputs as
-        :meth:`unroll`, the same gradients to rounding, but no second derivatives (use
-        :meth:`unroll` for those)."""
-        fused = self._fused_cell()
-        if fused is not None:
-            cell = self.cell
+        When the cell offers a fused recurrence
+        (:meth:`~rnnlib.cells.RecurrentCell.sequence_kernel`: ``LSTMCell`` and ``GRUCell``) and
+        ``fused`` is True, the whole recurrence runs as one
+        autograd node with a hand-written backward (:func:`rnnlib.fused.lstm_sequence`,
+        :func:`~rnnlib.fused.gru_sequence`), for speed: the same outputs as :meth:`unroll`, the
+        same gradients to rounding, but no second derivatives (use :meth:`unroll` for those)."""
+        kernel = self.cell.sequence_kernel() if self.fused else None
+        if kernel is not None:
             x_projected, state = self._start(x, state)
-            # x_projected is this call's temporary, and the cells' own projections do not save
-            # it for their backward, so the fused kernel may compute the gates in its storage
-            options = {
-                "reverse": self.reverse,
-                "batch_first": self.batch_first,
-                "overwrite_input": type(self.cell).input_projection is fused.input_projection,
-            }
-            if fused is LSTMCell:
-                outputs, h_last, c_last = lstm_sequence(x_projected, *state, cell.W_h, **options)
-                return outputs, (h_last, c_last)
-            return gru_sequence(x_projected, state, cell.W_h, cell.b_h, **options)
+            return kernel(x_projected, state, self.reverse, self.batch_first)
         states = self.unroll(x, state)
         time_axis = (1 if self.batch_first else 0) + (self.ensemble is not None)
+        # ([k,] B, T, H) when batch_first, else ([k,] T, B, H)
         outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)
         final = states[0] if self.reverse else states[-1]
         return outputs, final
@@ -164,6 +176,13 @@ class Bidirectional(nn.Module):
 
     ``h_t = [h_t(forward); h_t(backward)]``, shape ``(..., 2 * hidden)``. The final state is the
     pair ``(forward final state, backward final state)``.
+
+    >>> from rnnlib.cells import GRUCell
+    >>> both = Bidirectional(
+    ...     RecurrentLayer(GRUCell(3, 5)), RecurrentLayer(GRUCell(3, 5), reverse=True)
+    ... )
+    >>> both(torch.zeros(2, 7, 3))[0].shape, both.output_size
+    (torch.Size([2, 7, 10]), 10)
     """
 
     def __init__(self, forward_layer: RecurrentLayer, backward_layer: RecurrentLayer):
@@ -185,13 +204,25 @@ class Bidirectional(nn.Module):
 
     @property
     def hidden_size(self) -> int:
-        return 2 * self.forward_layer.hidden_size
+        """Hidden units per direction."""
+        return self.forward_layer.hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """Features of each output: both directions', ``2 * hidden_size``."""
+        return self.forward_layer.output_size + self.backward_layer.output_size
+
+    def cells(self) -> list[RecurrentCell]:
+        """The forward direction's cell, then the backward one's."""
+        return self.forward_layer.cells() + self.backward_layer.cells()
 
     def forward(self, x: torch.Tensor, state: tuple[State, State] | None = None):
+        """Return ``(outputs (..., 2 H), (forward final state, backward final state))``."""
         forward_state, backward_state = state if state is not None else (None, None)
         forward_out, forward_final = self.forward_layer(x, forward_state)
         backward_out, backward_final = self.backward_layer(x, backward_state)
-        return torch.cat([forward_out, backward_out], dim=-1), (forward_final, backward_final)
+        outputs = torch.cat([forward_out, backward_out], dim=-1)  # (..., 2 H)
+        return outputs, (forward_final, backward_final)
 
 
 #: The connections :class:`StackedRNN` can put between its layers.
@@ -222,12 +253,11 @@ class StackedRNN(nn.Module):
       has exactly the parameters of the plain one (``residual_layers`` lists which layers
       have one). With all its weights zero a residual layer is the identity, since
       :math:`\tanh(0) = 0`.
-    * ``"dense"`` (Huang et al. 2017's DenseNet, and Britz et al. 2017's "ResD", which
-      connects every layer to all later ones) feeds layer :math:`l + 1` the concatenation,
-      along features, of the stack's input and the outputs of every layer below it, so its
-      ``input_size`` must be :math:`I + H_1 + \dots + H_l`. (Britz et al. *add* the earlier
-      layers' outputs where this *concatenates* them, as DenseNet does: our reading of their
-      text, unchecked.)
+    * ``"dense"`` (DenseNet-style, after Huang et al. 2017) feeds layer :math:`l + 1` the
+      concatenation, along features, of the stack's input and the outputs of every layer
+      below it, so its ``input_size`` must be :math:`I + H_1 + \dots + H_l`, and the stack has
+      more parameters than the plain one. It is not Britz et al. 2017's "ResD", whose stacks
+      have the parameter count of their "Res" ones (Enc-8-Res and Enc-8-ResD alike).
 
     ``skip="none"`` (the default) is the plain stack of ``torch.nn.RNN(num_layers=...)``.
     Shapes: ``(batch, time, features)`` or ``(time, batch, features)``, as the layers use;
@@ -244,26 +274,26 @@ class StackedRNN(nn.Module):
     skips that reach the readout (the stack returns one tensor per step).
     """
 
-    def __init__(self, layers: list[nn.Module], skip: str = "none"):
+    def __init__(
+        self, layers: list[nn.Module], skip: Literal["none", "residual", "dense"] = "none"
+    ):
         super().__init__()
         if not layers:
             raise ValueError("StackedRNN needs at least one layer")
-        if skip not in SKIPS:
-            raise ValueError(f"skip must be one of {SKIPS}, got {skip!r}")
-        self.skip = skip
+        self.skip = check_choice(skip, "skip", SKIPS)
         features = layers[0].input_size
         for index, (lower, upper) in enumerate(zip(layers, layers[1:], strict=False)):
             if skip == "dense":
-                features += lower.hidden_size
+                features += lower.output_size
                 if upper.input_size != features:
                     raise ValueError(
                         f"layer sizes do not chain densely: layer {index + 2} reads the "
                         f"stack's input and the outputs of layers 1..{index + 1}, "
                         f"{features} features, but has input_size {upper.input_size}"
                     )
-            elif upper.input_size != lower.hidden_size:
+            elif upper.input_size != lower.output_size:
                 raise ValueError(
-                    f"layer sizes do not chain: a layer with {lower.hidden_size} "
+                    f"layer sizes do not chain: a layer with {lower.output_size} "
                     f"outputs feeds one with input_size {upper.input_size}"
                 )
         self.layers = nn.ModuleList(layers)
@@ -273,9 +303,13 @@ class StackedRNN(nn.Module):
         return self.layers[0].input_size
 
     @property
-    def hidden_size(self) -> int:
-        """The size of the stack's output: the top layer's hidden size."""
-        return self.layers[-1].hidden_size
+    def output_size(self) -> int:
+        """Features of the stack's output: the top layer's ``output_size``."""
+        return self.layers[-1].output_size
+
+    def cells(self) -> list[RecurrentCell]:
+        """Every layer's cells, bottom layer first (torch's order)."""
+        return [cell for layer in self.layers for cell in layer.cells()]
 
     @property
     def residual_layers(self) -> list[int]:
@@ -285,7 +319,7 @@ class StackedRNN(nn.Module):
         return [
             index
             for index, layer in enumerate(self.layers)
-            if layer.input_size == layer.hidden_size
+            if layer.input_size == layer.output_size
         ]
 
     def forward(self, x: torch.Tensor, states: list | None = None):
@@ -299,7 +333,7 @@ class StackedRNN(nn.Module):
         residual = set(self.residual_layers)
         finals, features = [], [x]
         for index, (layer, state) in enumerate(zip(self.layers, states, strict=True)):
-            h, final = layer(x, state)  # h: (..., hidden of this layer)
+            h, final = layer(x, state)  # (..., output_size of this layer)
             finals.append(final)
             features.append(h)
             if self.skip == "dense":
@@ -318,8 +352,9 @@ class _TorchLikeRNN(nn.Module):
     """A stack of (optionally bidirectional) layers with ``torch.nn.RNN``'s interface.
 
     ``forward(x, h_0)`` takes and returns states packed as in torch: ``h`` of shape
-    ``(num_layers * num_directions, batch, hidden)`` (and ``(h, c)`` for the LSTM), layer-major
-    with the forward direction first. Built from rnnlib cells, so the equations are the cells'.
+    ``(num_layers * num_directions, batch, hidden)`` (and ``(h, c)`` for the LSTM: one packed
+    tensor per name of the cell's ``state_tensors``), layer-major with the forward direction
+    first. Built from rnnlib cells, so the equations are the cells'.
 
     ``ensemble=k`` builds ``k`` independent networks run as one, with batched matrix products:
     member ``j`` has exactly the weights of the network built alone (same arguments, no
@@ -344,31 +379,32 @@ class _TorchLikeRNN(nn.Module):
         bidirectional: bool = False,
         ensemble: int | None = None,
         seeds: Sequence[int] | None = None,
-        **cell_kwargs,
     ):
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.num_layers, self.bias = num_layers, bias
+        self.num_layers = check_int(num_layers, "num_layers")
+        self.bias = bias
         self.batch_first, self.bidirectional = batch_first, bidirectional
         self.ensemble, self.seeds = _check_ensemble(ensemble, seeds)
-        self.cell_kwargs = cell_kwargs
-        directions = 2 if bidirectional else 1
         layers = []
         for index in range(num_layers):
-            layer_input = input_size if index == 0 else hidden_size * directions
+            layer_input = input_size if index == 0 else hidden_size * self.num_directions
 
             def make(reverse: bool, layer_input=layer_input) -> RecurrentLayer:
                 cell = self.cell_class(
-                    layer_input, hidden_size, bias=bias, **self._ensemble_kwargs(), **cell_kwargs
-                )
+                    layer_input, hidden_size, bias=bias,
+                    **self._ensemble_kwargs(), **self._cell_options(),
+                )  # fmt: skip
                 return RecurrentLayer(cell, batch_first=batch_first, reverse=reverse)
 
             layers.append(Bidirectional(make(False), make(True)) if bidirectional else make(False))
         self.stack = StackedRNN(layers)
         if self.ensemble is not None:
             self._seed_members()
+
+    def _cell_options(self) -> dict:
+        """The arguments of ``cell_class`` beyond its sizes and bias (none by default)."""
+        return {}
 
     def _ensemble_kwargs(self) -> dict:
         return {} if self.ensemble is None else {"ensemble": self.ensemble, "seeds": self.seeds}
@@ -380,7 +416,7 @@ class _TorchLikeRNN(nn.Module):
             "bias": self.bias,
             "batch_first": self.batch_first,
             "bidirectional": self.bidirectional,
-            **self.cell_kwargs,
+            **self._cell_options(),
         }
 
     @torch.no_grad()
@@ -411,49 +447,49 @@ class _TorchLikeRNN(nn.Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def output_size(self) -> int:
+        """Features of each output: ``hidden_size`` times the number of directions."""
+        return self.hidden_size * self.num_directions
+
     def cells(self) -> list[RecurrentCell]:
         """The cells in torch's order: layer by layer, forward direction first."""
-        found = []
-        for layer in self.stack.layers:
-            if isinstance(layer, Bidirectional):
-                found += [layer.forward_layer.cell, layer.backward_layer.cell]
-            else:
-                found.append(layer.cell)
-        return found
+        return self.stack.cells()
 
     # --- torch-layout states ---------------------------------------------------------------
-    def _is_lstm(self) -> bool:
-        return self.cell_class is LSTMCell
-
     def _split_states(self, packed, batch: int) -> list | None:
+        """Per-layer initial states from torch's packed ones: one tensor ``(L D, [k,] B, H)``
+        per name of the cell's ``state_tensors`` (a bare tensor for one, a tuple for two)."""
         if packed is None:
             return None
+        names = [f"{name}_0" for name in self.cell_class.state_tensors]
         members = () if self.ensemble is None else (self.ensemble,)
         expected = (self.num_layers * self.num_directions, *members, batch, self.hidden_size)
+        if len(names) == 1:
+            packed = (packed,)
+        elif not (isinstance(packed, tuple | list) and len(packed) == len(names)):
+            raise ValueError(
+                f"the {type(self).__name__} state must be a pair ({', '.join(names)}) of shape "
+                f"{expected}, got {type(packed).__name__}"
+            )
         weight = self.cells()[0].W_h
-        if self._is_lstm():
-            if not (isinstance(packed, tuple | list) and len(packed) == 2):
-                raise ValueError(
-                    f"the LSTM state must be a pair (h_0, c_0) of shape {expected}, "
-                    f"got {type(packed).__name__}"
-                )
-            check_state(packed[0], expected, "h_0", weight)
-            check_state(packed[1], expected, "c_0", weight)
-            per_cell = [(h, c) for h, c in zip(packed[0], packed[1], strict=True)]
-        else:
-            check_state(packed, expected, "h_0", weight)
-            per_cell = list(packed)
+        for tensor, name in zip(packed, names, strict=True):
+            check_state(tensor, expected, name, weight)
+        # one state per cell: a tensor ([k,] B, H), or a tuple of them
+        per_cell = list(packed[0]) if len(names) == 1 else list(zip(*packed, strict=True))
         if not self.bidirectional:
             return per_cell
         return [(per_cell[2 * i], per_cell[2 * i + 1]) for i in range(self.num_layers)]
 
     def _pack_states(self, finals: list):
+        """Torch's packed final states from the per-layer ones (inverse of _split_states)."""
         per_cell = []
         for final in finals:
             per_cell += list(final) if self.bidirectional else [final]
-        if self._is_lstm():
-            return (torch.stack([s[0] for s in per_cell]), torch.stack([s[1] for s in per_cell]))
-        return torch.stack(per_cell)
+        if len(self.cell_class.state_tensors) == 1:
+            return torch.stack(per_cell)  # (L D, [k,] B, H)
+        # one (L D, [k,] B, H) tensor per state tensor
+        return tuple(torch.stack(tensors) for tensors in zip(*per_cell, strict=True))
 
     def forward(self, x: torch.Tensor, state=None):
         """Return ``(outputs, h_n)`` (``(outputs, (h_n, c_n))`` for the LSTM), as torch does."""
@@ -466,6 +502,11 @@ class _TorchLikeRNN(nn.Module):
 
     # --- copying weights ---------------------------------------------------------------------
     @classmethod
+    def _options_from_torch(cls, module: nn.Module) -> dict:
+        """The cell options of :meth:`_cell_options` read from a torch module (none)."""
+        return {}
+
+    @classmethod
     def from_torch(cls, module: nn.Module):
         """The rnnlib network with the weights of a ``torch.nn.RNN``/``LSTM``/``GRU``."""
         if not isinstance(module, cls.torch_class):
@@ -477,7 +518,6 @@ class _TorchLikeRNN(nn.Module):
             raise ValueError("LSTMs with proj_size > 0 are not supported")
         if module.dropout:
             raise ValueError("torch modules with dropout between layers are not supported")
-        kwargs = {"nonlinearity": module.nonlinearity} if cls.torch_class is nn.RNN else {}
         network = cls(
             module.input_size,
             module.hidden_size,
@@ -485,11 +525,12 @@ class _TorchLikeRNN(nn.Module):
             bias=module.bias,
             batch_first=module.batch_first,
             bidirectional=module.bidirectional,
-            **kwargs,
+            **cls._options_from_torch(module),
         )
         network.to(device=module.weight_ih_l0.device, dtype=module.weight_ih_l0.dtype)
-        for cell, weights in zip(network.cells(), module._all_weights, strict=True):
-            cell.load_torch_weights(*(getattr(module, name) for name in weights))
+        # all_weights: per cell, [weight_ih, weight_hh(, bias_ih, bias_hh)] in torch's order
+        for cell, weights in zip(network.cells(), module.all_weights, strict=True):
+            cell.load_torch_weights(*weights)
         return network
 
     def to_torch(self) -> nn.Module:
@@ -498,9 +539,7 @@ class _TorchLikeRNN(nn.Module):
             raise ValueError(
                 "an ensemble has no torch.nn counterpart; take one member with .member(j)"
             )
-        kwargs = {}
-        if self.torch_class is nn.RNN:
-            kwargs["nonlinearity"] = self.cell_kwargs.get("nonlinearity", "tanh")
+        first = self.cells()[0]
         module = self.torch_class(
             self.input_size,
             self.hidden_size,
@@ -508,14 +547,13 @@ class _TorchLikeRNN(nn.Module):
             bias=self.bias,
             batch_first=self.batch_first,
             bidirectional=self.bidirectional,
-            **kwargs,
+            **first._torch_kwargs(),
         )
-        first = self.cells()[0]
         module.to(device=first.W_h.device, dtype=first.W_h.dtype)
         with torch.no_grad():
-            for cell, names in zip(self.cells(), module._all_weights, strict=True):
-                for name, value in zip(names, cell.torch_weights(), strict=True):
-                    getattr(module, name).copy_(value)
+            for cell, targets in zip(self.cells(), module.all_weights, strict=True):
+                for target, value in zip(targets, cell.torch_weights(), strict=True):
+                    target.copy_(value)
         return module
 
     def extra_repr(self) -> str:
@@ -529,15 +567,52 @@ class _TorchLikeRNN(nn.Module):
 
 class RNN(_TorchLikeRNN):
     """Multi-layer, optionally bidirectional vanilla RNN; same interface as ``torch.nn.RNN``
-    except that ``batch_first`` defaults to True. ``nonlinearity`` as in :class:`RNNCell`."""
+    except that ``batch_first`` defaults to True. ``nonlinearity`` as in :class:`RNNCell`
+    (tanh and relu also in torch; sigmoid and identity only here).
+
+    >>> rnn = RNN(3, 5, num_layers=2, nonlinearity="relu")
+    >>> outputs, h_n = rnn(torch.zeros(2, 7, 3))
+    >>> outputs.shape, h_n.shape
+    (torch.Size([2, 7, 5]), torch.Size([2, 2, 5]))
+    """
 
     cell_class = RNNCell
     torch_class = nn.RNN
 
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        bidirectional: bool = False,
+        nonlinearity: Literal["tanh", "relu", "sigmoid", "identity"] = "tanh",
+        ensemble: int | None = None,
+        seeds: Sequence[int] | None = None,
+    ):
+        self.nonlinearity = nonlinearity
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, bidirectional, ensemble, seeds
+        )
+
+    def _cell_options(self) -> dict:
+        return {"nonlinearity": self.nonlinearity}
+
+    @classmethod
+    def _options_from_torch(cls, module: nn.Module) -> dict:
+        return {"nonlinearity": module.nonlinearity}
+
 
 class LSTM(_TorchLikeRNN):
     """Multi-layer, optionally bidirectional LSTM; same interface as ``torch.nn.LSTM``
-    except that ``batch_first`` defaults to True."""
+    except that ``batch_first`` defaults to True.
+
+    >>> lstm = LSTM(3, 5, bidirectional=True)
+    >>> outputs, (h_n, c_n) = lstm(torch.zeros(2, 7, 3))
+    >>> outputs.shape, h_n.shape, lstm.output_size
+    (torch.Size([2, 7, 10]), torch.Size([2, 2, 5]), 10)
+    """
 
     cell_class = LSTMCell
     torch_class = nn.LSTM
@@ -545,7 +620,13 @@ class LSTM(_TorchLikeRNN):
 
 class GRU(_TorchLikeRNN):
     """Multi-layer, optionally bidirectional GRU; same interface as ``torch.nn.GRU``
-    except that ``batch_first`` defaults to True."""
+    except that ``batch_first`` defaults to True.
+
+    >>> gru = GRU(3, 5, ensemble=4)
+    >>> outputs, h_n = gru(torch.zeros(2, 7, 3))
+    >>> outputs.shape, h_n.shape
+    (torch.Size([4, 2, 7, 5]), torch.Size([1, 4, 2, 5]))
+    """
 
     cell_class = GRUCell
     torch_class = nn.GRU

@@ -8,10 +8,13 @@ r"""A recurrent network with a linear readout: the model every task of the book 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from .cells import RecurrentCell
+from .checks import check_choice, check_int
 from .layers import RecurrentLayer
 
 __all__ = ["SequenceModel"]
@@ -22,21 +25,21 @@ class SequenceModel(nn.Module):
 
     ``recurrent`` is a cell (``RNNCell``, ``LSTMCell``, ``GRUCell``), which is unrolled by a
     :class:`~rnnlib.layers.RecurrentLayer`, or any sequence module that maps
-    ``(batch, time, features)`` to ``(outputs (batch, time, hidden), state)`` and has a
-    ``hidden_size`` (a ``RecurrentLayer``, ``Bidirectional``, ``StackedRNN`` or
-    ``rnnlib.LSTM``; for ``Bidirectional`` the hidden size is already doubled).
+    ``(batch, time, features)`` to ``(outputs (batch, time, output_size), state)`` and has an
+    ``output_size`` (a ``RecurrentLayer``, ``Bidirectional``, ``StackedRNN``, ``rnnlib.RNN``,
+    ``LSTM`` or ``GRU``).
 
     ``readout="last"`` predicts from :math:`h^{(T)}`, shape ``(batch, output_size)``
     (sequence-to-one tasks); ``readout="every"`` predicts at every step, shape
     ``(batch, time, output_size)`` (sequence-to-sequence tasks).
     """
 
-    def __init__(self, recurrent: nn.Module, output_size: int, readout: str = "last"):
+    def __init__(
+        self, recurrent: nn.Module, output_size: int, readout: Literal["last", "every"] = "last"
+    ):
         super().__init__()
-        if readout not in ("last", "every"):
-            raise ValueError(f"readout must be 'last' or 'every', got {readout!r}")
-        if output_size < 1:
-            raise ValueError(f"output_size must be positive, got {output_size}")
+        check_choice(readout, "readout", ("last", "every"))
+        check_int(output_size, "output_size")
         if isinstance(recurrent, RecurrentCell):
             recurrent = RecurrentLayer(recurrent, batch_first=True)
         if getattr(recurrent, "batch_first", True) is False:
@@ -44,18 +47,17 @@ class SequenceModel(nn.Module):
         self.recurrent = recurrent
         self.readout_mode = readout
         self.readout = nn.Linear(self._hidden_size(recurrent), output_size)
+        self.output_size = output_size
 
     @staticmethod
     def _hidden_size(recurrent: nn.Module) -> int:
-        if not hasattr(recurrent, "hidden_size") and hasattr(recurrent, "layers"):
-            return recurrent.layers[-1].hidden_size  # a StackedRNN: its top layer's size
-        if not hasattr(recurrent, "hidden_size"):
+        """The features the readout reads: the sequence module's ``output_size``."""
+        if not hasattr(recurrent, "output_size"):
             raise ValueError(
-                "SequenceModel needs a cell or a sequence module with a hidden_size attribute, "
+                "SequenceModel needs a cell or a sequence module with an output_size attribute, "
                 f"got {type(recurrent).__name__}"
             )
-        directions = 2 if getattr(recurrent, "bidirectional", False) else 1
-        return recurrent.hidden_size * directions
+        return recurrent.output_size
 
     @property
     def cell(self) -> RecurrentCell | None:
@@ -66,8 +68,8 @@ class SequenceModel(nn.Module):
         """``x``: ``(batch, time, input_size)`` -> predictions (see the class docstring)."""
         outputs, _ = self.recurrent(x)
         if self.readout_mode == "last":
-            return self.readout(outputs[:, -1])
-        return self.readout(outputs)
+            return self.readout(outputs[:, -1])  # (B, output_size)
+        return self.readout(outputs)  # (B, T, output_size)
 
     def extra_repr(self) -> str:
         return f"readout={self.readout_mode!r}"

@@ -510,7 +510,7 @@ def fit_seeds(
         if isinstance(module, RecurrentLayer):
             # the fused backward passes are autograd.Functions without vmap support: this
             # private copy runs step by step (the same equations and gradients)
-            module._fused_cell = lambda: None
+            module.fused = False
 
     def forward(p, b, inputs):
         return torch.func.functional_call(base, (p, b), (inputs,))

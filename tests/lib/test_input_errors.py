@@ -208,5 +208,11 @@ def test_unknown_nonlinearity_is_rejected(build):
 
 @pytest.mark.parametrize("cell_class", [RNNCell, LSTMCell, GRUCell])
 def test_non_positive_sizes_are_rejected(cell_class):
-    with pytest.raises(ValueError, match=r"must be positive, got 0, 3"):
+    with pytest.raises(ValueError, match=r"input_size must be a positive integer, got 0"):
         cell_class(0, 3)
+
+
+@pytest.mark.parametrize("cell_class", [RNNCell, LSTMCell, GRUCell])
+def test_a_float_size_is_rejected_at_once(cell_class):
+    with pytest.raises(ValueError, match=r"hidden_size must be a positive integer, got 3.0"):
+        cell_class(2, 3.0)

@@ -171,7 +171,7 @@ def test_unknown_skip_is_refused_with_the_choices():
         StackedRNN(plain_layers(RNNCell, 2, 3, 2), skip="highway")
 
 
-def test_sequence_model_reads_the_stack_hidden_size():
+def test_sequence_model_reads_the_stack_output_size():
     stack = StackedRNN(dense_layers(RNNCell, 2, 3, 3), skip="dense")
-    assert stack.input_size == 2 and stack.hidden_size == 3
+    assert stack.input_size == 2 and stack.output_size == 3
     assert SequenceModel(stack, 4, readout="every")(torch.zeros(1, 5, 2)).shape == (1, 5, 4)

@@ -12,7 +12,15 @@ import torch
 from failing_models import NaNAfter
 from torch import nn
 
-from rnnlib import Bidirectional, LSTMCell, RecurrentLayer, RNNCell, StackedRNN, seed_everything
+from rnnlib import (
+    LSTM,
+    Bidirectional,
+    LSTMCell,
+    RecurrentLayer,
+    RNNCell,
+    StackedRNN,
+    seed_everything,
+)
 from rnnlib.clipping import global_grad_norm
 from rnnlib.models import SequenceModel
 from rnnlib.tasks import AddingProblem, CopyMemory, TemporalOrder
@@ -391,6 +399,18 @@ def test_sequence_model_accepts_sequence_modules():
     stacked = StackedRNN([RecurrentLayer(RNNCell(3, 4)), RecurrentLayer(RNNCell(4, 6))])
     assert SequenceModel(stacked, 2)(x).shape == (2, 2)
     assert SequenceModel(stacked, 2).readout.in_features == 6
+    lstm = LSTM(3, 4, num_layers=2, bidirectional=True)
+    assert lstm.output_size == 8 and lstm.hidden_size == 4
+    assert SequenceModel(lstm, 2)(x).shape == (2, 2)
+
+
+def test_output_size_is_what_the_next_module_reads():
+    forward, backward = RecurrentLayer(RNNCell(3, 4)), RecurrentLayer(RNNCell(3, 4), reverse=True)
+    both = Bidirectional(forward, backward)
+    assert (forward.output_size, both.hidden_size, both.output_size) == (4, 4, 8)
+    assert both(torch.zeros(2, 5, 3))[0].shape[-1] == both.output_size
+    stack = StackedRNN([both, RecurrentLayer(RNNCell(8, 6))])
+    assert stack.output_size == 6 and stack(torch.zeros(2, 5, 3))[0].shape[-1] == 6
 
 
 def test_sequence_model_rejects_bad_arguments():
@@ -398,7 +418,7 @@ def test_sequence_model_rejects_bad_arguments():
         SequenceModel(RNNCell(2, 3), 1, readout="first")
     with pytest.raises(ValueError, match="output_size"):
         SequenceModel(RNNCell(2, 3), 0)
-    with pytest.raises(ValueError, match="hidden_size"):
+    with pytest.raises(ValueError, match="output_size attribute"):
         SequenceModel(nn.Linear(2, 3), 1)
 
 
