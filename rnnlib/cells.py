@@ -48,10 +48,11 @@ from torch import nn
 
 from .checks import check_input, check_int, check_state
 from .fused import gru_sequence, lstm_sequence
-from .nonlinearities import NONLINEARITIES, Nonlinearity
+from .nonlinearities import NONLINEARITIES as NONLINEARITIES  # rnnlib.cells.NONLINEARITIES
+from .nonlinearities import Nonlinearity
 from .nonlinearities import nonlinearity as _nonlinearity
 
-__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "GRUCell", "NONLINEARITIES"]
+__all__ = ["RecurrentCell", "RNNCell", "LSTMCell", "GRUCell"]
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 

@@ -2,18 +2,35 @@
 
 The palette is Okabe & Ito's, safe for the common forms of colour blindness. Figures have an
 opaque white background so they stay readable when the website is in dark mode.
+
+Here: the palette and style, labelled small multiples, the LSTM cell's diagram
+(:func:`draw_lstm_cell`) and a training run's curves (:func:`plot_history`).
+
+Not here: the interactive explorers (:mod:`rnnlib.widgets`) and the chapters' own figures,
+which the chapters draw in the open so that a reader sees how.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch
 
-__all__ = ["PALETTE", "use_book_style", "small_multiples", "label", "draw_lstm_cell"]
+if TYPE_CHECKING:
+    from .history import History
+
+__all__ = [
+    "PALETTE",
+    "use_book_style",
+    "small_multiples",
+    "label",
+    "draw_lstm_cell",
+    "plot_history",
+]
 
 #: Okabe-Ito colours (black last), a colour-blind-safe qualitative palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -144,93 +161,158 @@ def draw_lstm_cell(ax: Axes | None = None) -> Axes:
     :math:`o^{(t)} = \sigma(\cdot)` (read), which gives :math:`h^{(t)} = o^{(t)} \circ \tanh
     c^{(t)}`. Each role has its colour from ``PALETTE`` (erase vermillion, write green, read
     blue). ``ax=None`` makes a new figure.
+
+    >>> ax = draw_lstm_cell()
+    >>> [text.get_text() for text in ax.texts if text.get_text() in ("erase", "write", "read")]
+    ['erase', 'write', 'read']
+    >>> plt.close(ax.figure)
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9.5, 5.6), layout="constrained")
-    belt, bus, gates_y = 5.4, 1.3, 2.9
-    x_f, x_i, x_c, x_o, x_out = 3.0, 4.6, 6.0, 7.6, 9.2
-    erase, write, read = (_GATE_ROLES[k][1] for k in "fio")
     ax.add_patch(
         FancyBboxPatch(
-            (1.0, 0.55),
-            10.0,
-            5.7,
-            boxstyle="round,pad=0.1",
-            facecolor="#F2F2F2",
-            edgecolor="#999999",
-            lw=1.2,
-            zorder=0,
+            (1.0, 0.55), 10.0, 5.7, boxstyle="round,pad=0.1",
+            facecolor="#F2F2F2", edgecolor="#999999", lw=1.2, zorder=0,
         )
-    )
-    # the conveyor belt: c^(t-1) -> x f -> + (i x c~) -> c^(t)
-    _arrow(ax, [(-0.2, belt), (12.2, belt)], lw=3.0)
-    _node(ax, x_f, belt, "x", erase)
-    _node(ax, x_c, belt, "+", write)
-    ax.text(-0.2, belt + 0.35, r"$c^{(t-1)}$", ha="left", va="bottom", fontsize=13)
-    ax.text(12.2, belt + 0.35, r"$c^{(t)}$", ha="right", va="bottom", fontsize=13)
-    ax.text(
-        (x_c + x_out) / 2 + 0.4,
-        belt + 0.35,
-        "cell state: the conveyor belt",
-        ha="center",
-        va="bottom",
-        fontsize=10,
-        style="italic",
-    )
-    # the context [h^(t-1), x^(t)] along the bottom, one branch per gate
-    ax.plot([-0.2, x_o], [bus, bus], color="black", lw=1.6)
-    _arrow(ax, [(1.8, -0.4), (1.8, bus - 0.05)])
-    ax.text(-0.2, bus - 0.3, r"$h^{(t-1)}$", ha="left", va="top", fontsize=13)
-    ax.text(1.95, -0.4, r"$x^{(t)}$", ha="left", va="bottom", fontsize=13)
-    ax.text(
-        (x_f + x_o) / 2,
-        bus - 0.35,
-        r"context $[h^{(t-1)}, x^{(t)}]$ feeds every gate",
-        ha="center",
-        va="top",
-        fontsize=10,
-        style="italic",
-    )
-    for x, color in ((x_f, erase), (x_i, write), (x_c, write), (x_o, read)):
-        _arrow(ax, [(x, bus), (x, gates_y - 0.42)], color=color)
-    _gate(ax, x_f, gates_y, r"$\sigma$", r"$f^{(t)}$", erase)
-    _gate(ax, x_i, gates_y, r"$\sigma$", r"$i^{(t)}$", write)
-    _gate(ax, x_c, gates_y, "tanh", r"$\tilde c^{(t)}$", write)
-    _gate(ax, x_o, gates_y, r"$\sigma$", r"$o^{(t)}$", read)
-    # erase: f scales the old cell state
-    _arrow(ax, [(x_f, gates_y + 0.42), (x_f, belt - 0.3)], color=erase)
-    # write: i x c~ is added to the belt
-    _node(ax, x_c, 4.25, "x", write)
-    _arrow(ax, [(x_i, gates_y + 0.42), (x_i, 4.25), (x_c - 0.3, 4.25)], color=write)
-    _arrow(ax, [(x_c, gates_y + 0.42), (x_c, 4.25 - 0.3)], color=write)
-    _arrow(ax, [(x_c, 4.25 + 0.28), (x_c, belt - 0.3)], color=write)
-    # read: h^(t) = o x tanh(c^(t))
-    _node(ax, x_out, 4.25, "tanh", read)
-    _node(ax, x_out, gates_y, "x", read)
-    _arrow(ax, [(x_out, belt), (x_out, 4.25 + 0.44)], color=read)
-    _arrow(ax, [(x_out, 4.25 - 0.44), (x_out, gates_y + 0.3)], color=read)
-    _arrow(ax, [(x_o + 0.6, gates_y), (x_out - 0.3, gates_y)], color=read)
-    _arrow(ax, [(x_out, gates_y - 0.3), (x_out, bus), (12.2, bus)], lw=1.6)
-    _arrow(ax, [(10.5, bus), (10.5, 6.9)], lw=1.6)
-    ax.text(12.2, bus - 0.3, r"$h^{(t)}$", ha="right", va="top", fontsize=13)
-    ax.text(10.65, 6.9, r"$h^{(t)}$", ha="left", va="top", fontsize=13)
-    for (role, color), x, y in (
-        (_GATE_ROLES["f"], x_f, belt + 0.45),
-        (_GATE_ROLES["i"], x_c, belt + 0.45),
-        (_GATE_ROLES["o"], x_out - 0.6, 4.1),
-    ):
-        ax.text(
-            x,
-            y,
-            role,
-            ha="center" if role != "read" else "right",
-            va="bottom",
-            fontsize=12,
-            weight="bold",
-            color=color,
-        )
+    )  # fmt: skip
+    _draw_belt(ax)
+    _draw_context(ax)
+    _draw_erase_and_write(ax)
+    _draw_read(ax)
+    _label_roles(ax)
     ax.set_xlim(-0.4, 12.4)
     ax.set_ylim(-0.6, 7.0)
     ax.set_aspect("equal")
     ax.axis("off")
     return ax
+
+
+# The diagram's layout: heights of the belt (c), the bus ([h, x]) and the gate boxes; the
+# x position of each gate's column and of the output column.
+_BELT, _BUS, _GATES_Y, _WRITE_Y = 5.4, 1.3, 2.9, 4.25
+_X = {"f": 3.0, "i": 4.6, "c": 6.0, "o": 7.6, "out": 9.2}
+_ERASE, _WRITE, _READ = (_GATE_ROLES[k][1] for k in "fio")
+
+
+def _draw_belt(ax: Axes) -> None:
+    """The conveyor belt: c^(t-1) -> x f -> + (i x c~) -> c^(t)."""
+    _arrow(ax, [(-0.2, _BELT), (12.2, _BELT)], lw=3.0)
+    _node(ax, _X["f"], _BELT, "x", _ERASE)
+    _node(ax, _X["c"], _BELT, "+", _WRITE)
+    ax.text(-0.2, _BELT + 0.35, r"$c^{(t-1)}$", ha="left", va="bottom", fontsize=13)
+    ax.text(12.2, _BELT + 0.35, r"$c^{(t)}$", ha="right", va="bottom", fontsize=13)
+    ax.text(
+        (_X["c"] + _X["out"]) / 2 + 0.4, _BELT + 0.35, "cell state: the conveyor belt",
+        ha="center", va="bottom", fontsize=10, style="italic",
+    )  # fmt: skip
+
+
+def _draw_context(ax: Axes) -> None:
+    """The context [h^(t-1), x^(t)] along the bottom, one branch into each gate's box."""
+    ax.plot([-0.2, _X["o"]], [_BUS, _BUS], color="black", lw=1.6)
+    _arrow(ax, [(1.8, -0.4), (1.8, _BUS - 0.05)])
+    ax.text(-0.2, _BUS - 0.3, r"$h^{(t-1)}$", ha="left", va="top", fontsize=13)
+    ax.text(1.95, -0.4, r"$x^{(t)}$", ha="left", va="bottom", fontsize=13)
+    ax.text(
+        (_X["f"] + _X["o"]) / 2, _BUS - 0.35, r"context $[h^{(t-1)}, x^{(t)}]$ feeds every gate",
+        ha="center", va="top", fontsize=10, style="italic",
+    )  # fmt: skip
+    for gate, color in (("f", _ERASE), ("i", _WRITE), ("c", _WRITE), ("o", _READ)):
+        _arrow(ax, [(_X[gate], _BUS), (_X[gate], _GATES_Y - 0.42)], color=color)
+    _gate(ax, _X["f"], _GATES_Y, r"$\sigma$", r"$f^{(t)}$", _ERASE)
+    _gate(ax, _X["i"], _GATES_Y, r"$\sigma$", r"$i^{(t)}$", _WRITE)
+    _gate(ax, _X["c"], _GATES_Y, "tanh", r"$\tilde c^{(t)}$", _WRITE)
+    _gate(ax, _X["o"], _GATES_Y, r"$\sigma$", r"$o^{(t)}$", _READ)
+
+
+def _draw_erase_and_write(ax: Axes) -> None:
+    """Erase: f scales the old cell state. Write: i x c~ is added to the belt."""
+    x_f, x_i, x_c, top = _X["f"], _X["i"], _X["c"], _GATES_Y + 0.42
+    _arrow(ax, [(x_f, top), (x_f, _BELT - 0.3)], color=_ERASE)
+    _node(ax, x_c, _WRITE_Y, "x", _WRITE)
+    _arrow(ax, [(x_i, top), (x_i, _WRITE_Y), (x_c - 0.3, _WRITE_Y)], color=_WRITE)
+    _arrow(ax, [(x_c, top), (x_c, _WRITE_Y - 0.3)], color=_WRITE)
+    _arrow(ax, [(x_c, _WRITE_Y + 0.28), (x_c, _BELT - 0.3)], color=_WRITE)
+
+
+def _draw_read(ax: Axes) -> None:
+    """Read: h^(t) = o x tanh(c^(t)), out to the right and up to the next layer."""
+    x_out = _X["out"]
+    _node(ax, x_out, _WRITE_Y, "tanh", _READ)
+    _node(ax, x_out, _GATES_Y, "x", _READ)
+    _arrow(ax, [(x_out, _BELT), (x_out, _WRITE_Y + 0.44)], color=_READ)
+    _arrow(ax, [(x_out, _WRITE_Y - 0.44), (x_out, _GATES_Y + 0.3)], color=_READ)
+    _arrow(ax, [(_X["o"] + 0.6, _GATES_Y), (x_out - 0.3, _GATES_Y)], color=_READ)
+    _arrow(ax, [(x_out, _GATES_Y - 0.3), (x_out, _BUS), (12.2, _BUS)], lw=1.6)
+    _arrow(ax, [(10.5, _BUS), (10.5, 6.9)], lw=1.6)
+    ax.text(12.2, _BUS - 0.3, r"$h^{(t)}$", ha="right", va="top", fontsize=13)
+    ax.text(10.65, 6.9, r"$h^{(t)}$", ha="left", va="top", fontsize=13)
+
+
+def _label_roles(ax: Axes) -> None:
+    """The lecture's words for the three gates: erase, write, read."""
+    for (role, color), x, y in (
+        (_GATE_ROLES["f"], _X["f"], _BELT + 0.45),
+        (_GATE_ROLES["i"], _X["c"], _BELT + 0.45),
+        (_GATE_ROLES["o"], _X["out"] - 0.6, 4.1),
+    ):
+        align = "right" if role == "read" else "center"
+        ax.text(x, y, role, ha=align, va="bottom", fontsize=12, weight="bold", color=color)
+
+
+# --- a training run ----------------------------------------------------------------------------
+def plot_history(
+    history: History,
+    ax: Axes | Sequence[Axes] | None = None,
+    label_text: str | None = None,
+    color: str | None = None,
+) -> Figure | Axes | Sequence[Axes]:
+    """Plot a :class:`~rnnlib.history.History`: the loss (log scale) and the gradient norms
+    with the clipping threshold.
+
+    ``ax=None`` makes a new figure with two panels and returns it; a pair of axes draws the
+    two panels there; a single ``Axes`` draws only the loss (to overlay several runs, with
+    ``label_text`` in the legend). A dashed line marks the step where training broke, if it
+    did.
+
+    >>> from rnnlib.history import History
+    >>> figure = plot_history(History(loss=[1.0, 0.5], grad_norm=[3.0, 2.0]))
+    >>> [axes.get_ylabel() for axes in figure.axes]
+    ['loss (log scale)', 'gradient norm (log scale)']
+    >>> plt.close(figure)
+    """
+    figure = None
+    if ax is None:
+        figure, ax = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    loss_ax, norm_ax = (ax, None) if isinstance(ax, Axes) else ax
+    _plot_loss(loss_ax, history, label_text, color or PALETTE[0], baseline=norm_ax is not None)
+    if norm_ax is not None:
+        _plot_grad_norms(norm_ax, history)
+    return figure if figure is not None else ax
+
+
+def _plot_loss(ax: Axes, history: History, label_text, color: str, baseline: bool) -> None:
+    steps = range(len(history.loss))
+    ax.plot(steps, history.loss, color=color, lw=1, label=label_text or "training loss")
+    if baseline and history.baseline_loss is not None:
+        ax.axhline(history.baseline_loss, color=PALETTE[7], ls=":", lw=1, label="chance baseline")
+    ax.set_yscale("log")
+    broken = history.first_nonfinite_step()
+    if broken is not None:
+        ax.axvline(broken, color=PALETTE[1], ls="--", lw=1, label=f"non-finite from step {broken}")
+    label(ax, "training step", "loss (log scale)")
+    ax.legend()
+
+
+def _plot_grad_norms(ax: Axes, history: History) -> None:
+    steps = range(len(history.grad_norm))
+    ax.plot(steps, history.grad_norm, color=PALETTE[1], lw=1, label=r"$\|g\|$ before clipping")
+    if history.clip_norm is not None or history.clip_value is not None:
+        after = history.grad_norm_clipped
+        ax.plot(steps, after, color=PALETTE[2], lw=1, label=r"$\|g\|$ after clipping")
+    if history.clip_norm is not None:
+        threshold = f"clip_norm = {history.clip_norm:g}"
+        ax.axhline(history.clip_norm, color=PALETTE[7], ls="--", lw=1, label=threshold)
+    ax.set_yscale("log")
+    label(ax, "training step", "gradient norm (log scale)")
+    ax.legend()

@@ -25,6 +25,7 @@ import nbformat
 #: a module that is not listed here comes after these, alphabetically, so a new one appears.
 MODULE_ORDER = [
     "cells",
+    "nonlinearities",
     "layers",
     "fused",
     "gradients",
@@ -32,6 +33,8 @@ MODULE_ORDER = [
     "tasks",
     "models",
     "train",
+    "history",
+    "ensembles",
     "plots",
     "widgets",
     "device",

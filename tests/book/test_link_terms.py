@@ -112,8 +112,9 @@ def test_the_chapters_link_their_terms_and_rnnlib_names():
         ("rnnlib.LSTMCell", "class", "rnnlib.cells.LSTMCell"),
         ("rnnlib.seeds", "func", "rnnlib.device.seeds"),
         ("rnnlib.train.fit", "func", "rnnlib.train.fit"),
-        ("rnnlib.cells.NONLINEARITIES", "data", "rnnlib.cells.NONLINEARITIES"),
-        ("rnnlib.train.NonFiniteLossError", "exc", "rnnlib.train.NonFiniteLossError"),
+        ("rnnlib.cells.NONLINEARITIES", "data", "rnnlib.nonlinearities.NONLINEARITIES"),
+        ("rnnlib.train.NonFiniteLossError", "exc", "rnnlib.history.NonFiniteLossError"),
+        ("rnnlib.train.fit_seeds", "func", "rnnlib.ensembles.fit_seeds"),
         ("rnnlib.LSTMCell.forward", "meth", "rnnlib.cells.LSTMCell.forward"),
     ],
 )

@@ -448,12 +448,14 @@ def test_fit_trains_a_sequence_to_sequence_task():
         ({"TQDM_DISABLE": "0"}, False),
     ],
 )
-def test_progress_bar_is_silent_under_ci_and_tqdm_disable(monkeypatch, variables, silent):
-    from rnnlib.train import _progress_bar
-
+def test_progress_bar_is_silent_under_ci_and_tqdm_disable(monkeypatch, capsys, variables, silent):
     for name in ("CI", "TQDM_DISABLE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    assert _progress_bar(3, progress=True).disable is silent
-    assert _progress_bar(3, progress=False).disable is True
+    model = lstm_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    fit(model, AddingProblem(4), optimizer, steps=3, device=CPU, progress=True)
+    assert ("fit" not in capsys.readouterr().err) is silent
+    fit(model, AddingProblem(4), optimizer, steps=3, device=CPU, progress=False)
+    assert capsys.readouterr().err == ""
