@@ -3,6 +3,8 @@
 Modules, one job each:
 
 * :mod:`rnnlib.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` from the lecture's equations;
+* :mod:`rnnlib.nonlinearities`: the one table of :math:`\\sigma`, :math:`\\sigma'` and
+  :math:`\\gamma` (tanh, sigmoid, relu, identity);
 * :mod:`rnnlib.layers`: a cell unrolled over time, stacking (plain, or with residual or dense
   connections between layers), bidirectionality, and ``RNN``, ``LSTM``, ``GRU`` with
   ``torch.nn``'s interface;
@@ -21,9 +23,12 @@ Modules, one job each:
   networks, a builder and per-layer gradient norms;
 * :mod:`rnnlib.tasks`: synthetic tasks with documented chance baselines;
 * :mod:`rnnlib.models`: a recurrent layer with a linear readout;
-* :mod:`rnnlib.train`: the training loop ``fit``, its ``History``, and ``evaluate``;
-  ``fit_seeds`` trains one model per seed at once, as one batched model;
-* :mod:`rnnlib.plots`: the book's palette and small multiples;
+* :mod:`rnnlib.train`: the training loop ``fit``, ``restore`` and ``evaluate``;
+* :mod:`rnnlib.history`: what a run records, ``History``, ``Checkpoint``,
+  ``NonFiniteLossError``;
+* :mod:`rnnlib.ensembles`: many seeds at once, ``fit_ensemble`` (an ``ensemble=k`` model) and
+  ``fit_seeds`` (one model per seed, batched with ``vmap``);
+* :mod:`rnnlib.plots`: the book's palette, small multiples, the LSTM diagram and a run's curves;
 * :mod:`rnnlib.book`: ``glue``, numbers from a run into a page's prose;
 * :mod:`rnnlib.claims`: every claim a chapter makes, ``exact`` or statistical (``claim``),
   checked, printed with its margin and logged;
@@ -31,32 +36,16 @@ Modules, one job each:
 * :mod:`rnnlib.widgets`: interactive explorers.
 """
 
-from . import (
-    book,
-    calibration,
-    cells,
-    checks,
-    claims,
-    clipping,
-    deep,
-    device,
-    exercises,
-    fused,
-    gradients,
-    layers,
-    models,
-    plots,
-    tasks,
-    train,
-    widgets,
-)
-from .cells import NONLINEARITIES, GRUCell, LSTMCell, RecurrentCell, RNNCell
+import importlib
+
+from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
 from .device import get_device, seed, seed_everything, seeds, setup
 from .layers import GRU, LSTM, RNN, Bidirectional, RecurrentLayer, StackedRNN
+from .nonlinearities import NONLINEARITIES
 
-__version__ = "0.1.0"
-
-__all__ = [
+#: The modules, loaded on first use (``rnnlib.plots`` imports matplotlib only when a chapter
+#: asks for it): ``import rnnlib`` loads just the cells, the layers and the device helpers.
+SUBMODULES = (
     "book",
     "calibration",
     "cells",
@@ -65,15 +54,36 @@ __all__ = [
     "clipping",
     "deep",
     "device",
+    "ensembles",
     "exercises",
     "fused",
     "gradients",
+    "history",
     "layers",
     "models",
+    "nonlinearities",
     "plots",
     "tasks",
     "train",
     "widgets",
+)
+
+
+def __getattr__(name: str):
+    """PEP 562: ``rnnlib.train`` and the other modules are imported when first named."""
+    if name in SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rnnlib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(SUBMODULES))
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    *SUBMODULES,
     "NONLINEARITIES",
     "RecurrentCell",
     "RNNCell",
