@@ -5,9 +5,12 @@ Modules, one job each:
 * :mod:`rnnlib.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` from the lecture's equations;
 * :mod:`rnnlib.nonlinearities`: the one table of :math:`\\sigma`, :math:`\\sigma'` and
   :math:`\\gamma` (tanh, sigmoid, relu, identity);
-* :mod:`rnnlib.layers`: a cell unrolled over time, stacking (plain, or with residual or dense
-  connections between layers), bidirectionality, and ``RNN``, ``LSTM``, ``GRU`` with
+* :mod:`rnnlib.recurrent_cell`: what every cell shares (parameters, ensembles, states,
+  copying weights to and from ``torch.nn``);
+* :mod:`rnnlib.layers`: a cell unrolled over time, and ``RNN``, ``LSTM``, ``GRU`` with
   ``torch.nn``'s interface;
+* :mod:`rnnlib.wrappers`: both directions at once, and layers stacked, plain or with residual
+  or dense connections;
 * :mod:`rnnlib.fused`: the LSTM and GRU layers' recurrences, each as one autograd node with
   hand-written backpropagation through time (for speed; the per-step cell is the reference);
 * :mod:`rnnlib.device`: device choice, seeding (``seeds``, ``RNNLIB_SEED_OFFSET``) and threads;
@@ -63,9 +66,11 @@ SUBMODULES = (
     "models",
     "nonlinearities",
     "plots",
+    "recurrent_cell",
     "tasks",
     "train",
     "widgets",
+    "wrappers",
 )
 
 

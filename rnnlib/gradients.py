@@ -45,9 +45,10 @@ from collections.abc import Callable
 
 import torch
 
-from .cells import RecurrentCell, RNNCell, State
+from .cells import RNNCell
 from .layers import RecurrentLayer
 from .nonlinearities import NONLINEARITIES, nonlinearity
+from .recurrent_cell import RecurrentCell, State
 
 __all__ = [
     "GAMMA",

@@ -13,9 +13,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .cells import RecurrentCell
 from .checks import check_choice, check_int
 from .layers import RecurrentLayer
+from .recurrent_cell import RecurrentCell
 
 __all__ = ["SequenceModel"]
 

@@ -25,8 +25,10 @@ import nbformat
 #: a module that is not listed here comes after these, alphabetically, so a new one appears.
 MODULE_ORDER = [
     "cells",
+    "recurrent_cell",
     "nonlinearities",
     "layers",
+    "wrappers",
     "fused",
     "gradients",
     "clipping",
