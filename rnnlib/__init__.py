@@ -37,6 +37,13 @@ Modules, one job each:
   checked, printed with its margin and logged;
 * :mod:`rnnlib.calibration`: how often a statistical claim fails, from calibration draws;
 * :mod:`rnnlib.widgets`: interactive explorers.
+
+``import rnnlib`` loads the cells, the layers and the device helpers; every other module loads
+when first named (``rnnlib.train``), so that importing the library does not import matplotlib.
+
+Not here: the chapters' teaching code (each chapter writes its equations in the open and calls
+rnnlib for the plumbing), data downloads (every task is synthetic or shipped with a package),
+and the book's build tools (``tools/``, ``_extensions/``).
 """
 
 import importlib

@@ -72,7 +72,13 @@ def check_choice(value: Choice, name: str, choices: Iterable[Choice]) -> Choice:
 
 
 def check_same_dtype_and_device(tensor: torch.Tensor, weight: torch.Tensor, what: str) -> None:
-    """Raise ``ValueError`` unless ``tensor`` has the dtype and device of the model's ``weight``."""
+    """Raise ``ValueError`` unless ``tensor`` has the dtype and device of the model's ``weight``.
+
+    >>> check_same_dtype_and_device(torch.zeros(2), torch.zeros(2, dtype=torch.float64), "input")
+    Traceback (most recent call last):
+    ...
+    ValueError: input has dtype torch.float32 but the model's weights are torch.float64; ...
+    """
     if tensor.dtype != weight.dtype:
         raise ValueError(
             f"{what} has dtype {tensor.dtype} but the model's weights are {weight.dtype}; "
@@ -89,6 +95,12 @@ def check_input(x: torch.Tensor, input_size: int, rank: int, layout: str, weight
     """Check a step input ``(batch, features)`` (rank 2) or a sequence (rank 3).
 
     ``layout`` names the expected axes for the message, e.g. ``"(batch, time, features)"``.
+
+    >>> W_x = torch.zeros(5, 3)
+    >>> check_input(torch.zeros(2, 4), 3, 2, "(batch, features)", W_x)
+    Traceback (most recent call last):
+    ...
+    ValueError: input's last dimension (features) must be input_size=3, got 4 ...
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"input must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
@@ -107,7 +119,13 @@ def check_input(x: torch.Tensor, input_size: int, rank: int, layout: str, weight
 def check_state(
     state: torch.Tensor, expected_shape: tuple[int, ...], name: str, weight: torch.Tensor
 ) -> None:
-    """Check a hidden or cell state against the shape the model needs."""
+    """Check a hidden or cell state against the shape the model needs.
+
+    >>> check_state(torch.zeros(2, 5), (2, 4), "hidden state h", torch.zeros(4, 4))
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden state h must have shape (2, 4), got (2, 5)
+    """
     if not isinstance(state, torch.Tensor):
         raise ValueError(
             f"{name} must be a torch.Tensor of shape {expected_shape}, got {type(state).__name__}"

@@ -85,7 +85,8 @@ def fit_ensemble(
     for step in bar:
         # --- forward and backward: the sum of the members' losses, so each gets its own
         batches = [next(stream) for stream in streams]
-        inputs, targets = (to_device(torch.stack([b[i] for b in batches]), device) for i in (0, 1))
+        stacked = (torch.stack([b[i] for b in batches]) for i in (0, 1))  # (k, B, ...) each
+        inputs, targets = (to_device(tensor, device) for tensor in stacked)
         optimizer.zero_grad(set_to_none=True)
         prediction = model(inputs)  # (k, B, ...)
         losses = torch.stack([task.loss(prediction[j], targets[j]) for j in range(k)])  # (k,)
@@ -149,7 +150,7 @@ def _member_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     """``||g_j||`` of each member (the first axis): the norm of its per-tensor norms, as
     :func:`rnnlib.clipping.clip_grad_norm` computes one model's."""
     per_tensor = [torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads]
-    return torch.linalg.vector_norm(torch.stack(per_tensor), dim=0)
+    return torch.linalg.vector_norm(torch.stack(per_tensor), dim=0)  # (k,)
 
 
 def fit_seeds(
@@ -176,6 +177,14 @@ def fit_seeds(
     ``loss(prediction, targets)``; a ``metric(prediction, targets)`` is recorded when it has
     one. Each history has ``loss``, ``grad_norm`` (before clipping), ``grad_norm_clipped``,
     ``clipped`` and ``metric`` per step; no checkpoints, no dropout.
+
+    >>> from rnnlib.cells import GRUCell
+    >>> from rnnlib.models import SequenceModel
+    >>> from rnnlib.tasks import AddingProblem
+    >>> models = [SequenceModel(GRUCell(2, 4), 1) for _ in range(3)]
+    >>> histories = fit_seeds(models, AddingProblem(10), steps=2, batch_size=8, device="cpu")
+    >>> len(histories), len(histories[0].loss)
+    (3, 2)
     """
     models = list(models)
     if not models:
@@ -215,7 +224,7 @@ def fit_seeds(
         if clip_norm is not None:
             scale = (clip_norm / (norms + 1e-6)).clamp(max=1.0)
             for p in params.values():
-                p.grad.mul_(scale.view(-1, *[1] * (p.dim() - 1)))
+                p.grad.mul_(scale.view(-1, *[1] * (p.dim() - 1)))  # (S, 1, ..., 1)
         optimizer.step()
         rows = zip(loss.tolist(), norms.tolist(), (norms * scale).tolist(), strict=True)
         for i, (history, (value, norm, norm_clipped)) in enumerate(

@@ -41,6 +41,13 @@ The factors of ``da`` and ``dc`` that depend on neither ``dh_t`` nor ``dc_t`` (`
 (1 - i_t)``, ``o_t (1 - tanh(c_t)^2)``, ...) are computed for a block of steps at a time, just
 before the loop reaches them, so each step does one matmul and four elementwise operations, on
 data that is still in the CPU's cache.
+
+Gate rows in the order of ``LSTMCell.GATE_ORDER`` (i, f, c~, o) and ``GRUCell.GATE_ORDER``
+(r, u, n). Shapes: T steps, B batch, H hidden, ``[k,]`` an optional ensemble axis; time first.
+
+Not here: the input projection ``W_x x_t + b`` (the cells' ``input_projection``, before the
+kernel), the choice of the kernel (``RecurrentCell.sequence_kernel``, :mod:`rnnlib.cells`), the
+vanilla RNN (its per-step path is as fast), second derivatives, and ``vmap`` rules.
 """
 
 from __future__ import annotations
@@ -59,8 +66,8 @@ def _gate_factors(gates, c_previous, tanh_c, da, dh_to_dc) -> None:
     """For a block of steps, fill ``da`` (``(steps, batch, 4 hidden)``) with the factors that
     the loop multiplies by ``[dc_t, dc_t, dc_t, dh_t]``, and ``dh_to_dc`` with that of ``dh_t``
     in ``dc_t``. ``addcmul(x, y, y, value=-1)`` is ``x - y^2`` in one pass."""
-    i, f, g, o = gates.chunk(4, dim=-1)
-    da_i, da_f, da_g, da_o = da.chunk(4, dim=-1)
+    i, f, g, o = gates.chunk(4, dim=-1)  # 4 x (steps, B, H), rows in LSTMCell.GATE_ORDER
+    da_i, da_f, da_g, da_o = da.chunk(4, dim=-1)  # 4 x (steps, B, H)
     one = gates.new_ones(())
     torch.addcmul(gates, gates, gates, value=-1, out=da)  # s (1 - s), right for i, f, o
     torch.addcmul(one, g, g, value=-1, out=da_g).mul_(i)  # i_t (1 - c~_t^2)
@@ -84,6 +91,11 @@ class LSTMSequence(torch.autograd.Function):
     tensor has the member axis first (``x_projected`` ``(k, T, batch, 4 hidden)``, states
     ``(k, batch, hidden)``, outputs ``(k, batch, T, hidden)`` or ``(k, T, batch, hidden)``), time
     is the second axis of every buffer, and the products are ``baddbmm``/``bmm``.
+
+    >>> x_projected, h_0, c_0 = torch.randn(7, 2, 20), torch.zeros(2, 5), torch.zeros(2, 5)
+    >>> options = (False, False, False, False)  # reverse, batch_first, save, overwrite_input
+    >>> LSTMSequence.apply(x_projected, h_0, c_0, torch.randn(20, 5), *options)[0].shape
+    torch.Size([7, 2, 5])
     """
 
     @staticmethod
@@ -106,9 +118,12 @@ class LSTMSequence(torch.autograd.Function):
         tanh_c = torch.empty_like(c)
 
         # One view per step and gate, made once (indexing inside the loop costs more).
-        a_steps = gates.unbind(time)
-        i, f, g, o = (part.unbind(time) for part in gates.chunk(4, dim=-1))
-        h_steps, c_steps, tanh_c_steps = (x.unbind(time) for x in (h, c, tanh_c))
+        a_steps = gates.unbind(time)  # T x ([k,] B, 4 H)
+        # rows in LSTMCell.GATE_ORDER: i, f, c~ (g), o
+        blocks = gates.chunk(4, dim=-1)  # 4 x ([k,] T, B, H)
+        i, f, g, o = (part.unbind(time) for part in blocks)  # 4 x T x ([k,] B, H)
+        states = (h, c, tanh_c)
+        h_steps, c_steps, tanh_c_steps = (x.unbind(time) for x in states)  # 3 x T x ([k,] B, H)
         W_h_T, matmul_ = _recurrent_weight(W_h)
 
         # The arithmetic of LSTMCell.step, operation for operation, so the outputs are the same.
@@ -132,7 +147,8 @@ class LSTMSequence(torch.autograd.Function):
             ctx.save_for_backward(gates, h_states, c_states, tanh_c, W_h)
             ctx.reverse, ctx.batch_first = reverse, batch_first
         # copies, so the caller may modify them in place
-        outputs = h.transpose(time, time + 1).contiguous() if batch_first else h.clone()
+        # ([k,] B, T, H) when batch_first, else ([k,] T, B, H)
+        outputs = h.transpose(time, time + 1).contiguous() if batch_first else h.clone()  # (idem)
         return outputs, h_prev.clone(), c_prev.clone()
 
     @staticmethod
@@ -152,13 +168,14 @@ class LSTMSequence(torch.autograd.Function):
         da = torch.empty_like(gates)  # dJ/da_t, written slice by slice (no torch.cat)
         # o_t (1 - tanh(c_t)^2), per block
         dh_to_dc = torch.empty_like(tanh_c.narrow(time, 0, block))
-        grad_h = grad_outputs.transpose(time, time + 1) if ctx.batch_first else grad_outputs
+        transposed = ctx.batch_first
+        grad_h = grad_outputs.transpose(time, time + 1) if transposed else grad_outputs  # (T, B, H)
         # Views per step, made once. The i, f, c~ slices are viewed (batch, 3, hidden) so that
         # one broadcast product with dc_t (batch, 1, hidden) fills all three.
-        da_steps, grad_h_steps = da.unbind(time), grad_h.unbind(time)
-        da_ifg = da[..., : 3 * hidden].unflatten(-1, (3, hidden)).unbind(time)
-        da_o = da[..., 3 * hidden :].unbind(time)
-        f = gates[..., hidden : 2 * hidden].unbind(time)
+        da_steps, grad_h_steps = da.unbind(time), grad_h.unbind(time)  # T x (B, 4 H), T x (B, H)
+        da_ifg = da[..., : 3 * hidden].unflatten(-1, (3, hidden)).unbind(time)  # T x (B, 3, H)
+        da_o = da[..., 3 * hidden :].unbind(time)  # T x (B, H)
+        f = gates[..., hidden : 2 * hidden].unbind(time)  # T x (B, H)
 
         dh = torch.empty_like(grad_h_last)
         dc_broadcast = grad_c_last.new_empty(*grad_c_last.shape[:-1], 1, hidden)
@@ -170,7 +187,7 @@ class LSTMSequence(torch.autograd.Function):
             first, size = min(ts), len(ts)  # the block's steps, as a slice of time
             part = [x.narrow(time, first, size) for x in (gates, c_previous, tanh_c, da)]
             _gate_factors(*part, dh_to_dc.narrow(time, 0, size))
-            dh_to_dc_steps = dh_to_dc.unbind(time)
+            dh_to_dc_steps = dh_to_dc.unbind(time)  # block x (B, H)
             for t in ts:
                 if later is None:
                     # dh_T = dJ/dh_T (from the outputs) + dJ/dh_T (from the final state)
@@ -220,7 +237,21 @@ def lstm_sequence(
 
     Under ``torch.autocast``, where the input projection comes out in the autocast dtype, the
     recurrence runs in the weights' dtype, so states and outputs have the dtype the per-step
-    path gives them (its ``c_t = f_t * c_{t-1} + ...`` promotes back to the state's dtype)."""
+    path gives them (its ``c_t = f_t * c_{t-1} + ...`` promotes back to the state's dtype).
+
+    It computes what unrolling ``LSTMCell.step`` computes, to the bit:
+
+    >>> from rnnlib.cells import LSTMCell
+    >>> from rnnlib.layers import RecurrentLayer
+    >>> cell = LSTMCell(3, 5)
+    >>> x = torch.randn(2, 7, 3)
+    >>> x_projected = cell.input_projection(x.transpose(0, 1))  # (T, B, 4 H)
+    >>> state = cell.initial_state(2)
+    >>> outputs, h_T, c_T = lstm_sequence(x_projected, *state, cell.W_h, batch_first=True)
+    >>> steps = RecurrentLayer(cell).unroll(x)
+    >>> torch.equal(outputs, torch.stack([h for h, c in steps], dim=1))
+    True
+    """
     inputs = (x_projected, h_0, c_0, W_h)
     return _apply(LSTMSequence, inputs, W_h.dtype, reverse, batch_first, overwrite_input)
 
@@ -267,6 +298,11 @@ class GRUSequence(torch.autograd.Function):
     first three quarters (for ``W_h`` with its rows rolled to n, r, u) and the gradient of the
     projected input its last three, both views, and each step does one ``addcmul``, one
     ``addmm`` and two broadcast products.
+
+    >>> x_projected, W_h, b_h = torch.randn(7, 2, 15), torch.randn(15, 5), torch.zeros(15)
+    >>> options = (False, False, False, False)  # reverse, batch_first, save, overwrite_input
+    >>> GRUSequence.apply(x_projected, torch.zeros(2, 5), W_h, b_h, *options)[0].shape
+    torch.Size([7, 2, 5])
     """
 
     @staticmethod
@@ -283,13 +319,14 @@ class GRUSequence(torch.autograd.Function):
         gates = _gate_buffer(x_projected, 3, hidden)
         h_states, h = _states(x_projected, h_0, reverse)
 
-        x_ru = x_projected[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)
-        x_n = x_projected[..., 2 * hidden :].unbind(time)
-        m_steps, m_n = m.unbind(time), m[..., 2 * hidden :].unbind(time)
-        m_ru = m[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)
-        r, u, n = (gates.select(time + 1, gate).unbind(time) for gate in range(3))
+        x_ru = x_projected[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)  # T (B,2,H)
+        x_n = x_projected[..., 2 * hidden :].unbind(time)  # T x (B, H)
+        m_steps, m_n = m.unbind(time), m[..., 2 * hidden :].unbind(time)  # T x (B, 3 H), T x (B, H)
+        m_ru = m[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)  # T x (B, 2, H)
+        # rows in GRUCell.GATE_ORDER: r, u, n
+        r, u, n = (gates.select(time + 1, gate).unbind(time) for gate in range(3))  # T x (B, H)
         ru = gates.narrow(time + 1, 0, 2).movedim(time + 1, -2).unbind(time)  # (batch, 2, H)
-        h_steps = h.unbind(time)
+        h_steps = h.unbind(time)  # T x ([k,] B, H)
         W_h_T, _ = _recurrent_weight(W_h)
         single = W_h.dim() == 2
         addmm, mm = (torch.addmm, torch.mm) if single else (torch.baddbmm, torch.bmm)
@@ -316,7 +353,8 @@ class GRUSequence(torch.autograd.Function):
             ctx.save_for_backward(gates, m, h_states, W_h)
             ctx.reverse, ctx.batch_first = reverse, batch_first
             ctx.has_bias = b_h is not None
-        outputs = h.transpose(time, time + 1).contiguous() if batch_first else h.clone()
+        # ([k,] B, T, H) when batch_first, else ([k,] T, B, H)
+        outputs = h.transpose(time, time + 1).contiguous() if batch_first else h.clone()  # (idem)
         return outputs, h_prev.clone()
 
     @staticmethod
@@ -336,12 +374,14 @@ class GRUSequence(torch.autograd.Function):
         dm, da = grads[..., : 3 * hidden], grads[..., hidden:]
         keep = torch.empty_like(h_previous)  # 1 - u_t (read one step later)
         W_h_nru = W_h.roll(hidden, -2)  # W_h's rows in dm's order n, r, u
-        grad_h = grad_outputs.transpose(time, time + 1) if ctx.batch_first else grad_outputs
-        grad_h_steps, dm_steps, keep_steps = (x.unbind(time) for x in (grad_h, dm, keep))
+        transposed = ctx.batch_first
+        grad_h = grad_outputs.transpose(time, time + 1) if transposed else grad_outputs  # (T, B, H)
+        per_step = (grad_h, dm, keep)
+        grad_h_steps, dm_steps, keep_steps = (x.unbind(time) for x in per_step)  # T x (B, .)
         # (batch, 2, hidden) views: [dm_n, da_r] = da_n * [.,.], [da_u, da_n] = dh_t * [.,.]
-        by_da_n = grads[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)
-        by_dh = grads[..., 2 * hidden :].unflatten(-1, (2, hidden)).unbind(time)
-        da_n = grads[..., 3 * hidden :, None].transpose(-1, -2).unbind(time)
+        by_da_n = grads[..., : 2 * hidden].unflatten(-1, (2, hidden)).unbind(time)  # T x (B, 2, H)
+        by_dh = grads[..., 2 * hidden :].unflatten(-1, (2, hidden)).unbind(time)  # T x (B, 2, H)
+        da_n = grads[..., 3 * hidden :, None].transpose(-1, -2).unbind(time)  # T x (B, 1, H)
 
         dh, carried = torch.empty_like(grad_h_last), torch.empty_like(grad_h_last)
         dh_broadcast = dh.unsqueeze(-2)
@@ -349,7 +389,8 @@ class GRUSequence(torch.autograd.Function):
         for start in range(0, steps, block):
             ts = backward_order[start : start + block]
             first, size = min(ts), len(ts)
-            block_of = (*gates.unbind(time + 1), m[..., 2 * hidden :], h_previous, grads, keep)
+            r_u_n = gates.unbind(time + 1)  # 3 x (T, B, H)
+            block_of = (*r_u_n, m[..., 2 * hidden :], h_previous, grads, keep)
             _gru_factors(*(x.narrow(time, first, size) for x in block_of))
             for t in ts:
                 if later is None:
@@ -424,7 +465,7 @@ def _gru_factors(r, u, n, m_n, h_previous, grads, keep) -> None:
     """For a block of steps, fill ``grads`` (``[., ., ., .]`` in the order dm_n, da_r, da_u,
     da_n) with ``[r, m_n r (1 - r), (n - h_{t-1}) u (1 - u), u (1 - n^2)]`` and ``keep`` with
     ``1 - u``: the factors of :class:`GRUSequence`'s backward loop."""
-    f_n, f_r, f_u, f_a = grads.chunk(4, dim=-1)
+    f_n, f_r, f_u, f_a = grads.chunk(4, dim=-1)  # 4 x (steps, B, H)
     one = r.new_ones(())
     f_n.copy_(r)
     torch.addcmul(r, r, r, value=-1, out=f_r).mul_(m_n)
@@ -442,6 +483,17 @@ def gru_sequence(
     batch_first: bool = False,
     overwrite_input: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run :class:`GRUSequence`: ``(outputs, h_last)``; the options as in :func:`lstm_sequence`."""
+    """Run :class:`GRUSequence`: ``(outputs, h_last)``; the options as in :func:`lstm_sequence`.
+
+    >>> from rnnlib.cells import GRUCell
+    >>> from rnnlib.layers import RecurrentLayer
+    >>> cell = GRUCell(3, 5)
+    >>> x = torch.randn(2, 7, 3)
+    >>> x_projected = cell.input_projection(x.transpose(0, 1))  # (T, B, 3 H)
+    >>> outputs, h_T = gru_sequence(x_projected, cell.initial_state(2), cell.W_h, cell.b_h)
+    >>> steps = RecurrentLayer(cell, batch_first=False).unroll(x.transpose(0, 1))
+    >>> torch.equal(outputs, torch.stack(steps))  # (T, B, H) either way
+    True
+    """
     inputs = (x_projected, h_0, W_h, b_h)
     return _apply(GRUSequence, inputs, W_h.dtype, reverse, batch_first, overwrite_input)

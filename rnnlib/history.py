@@ -24,6 +24,12 @@ class NonFiniteLossError(FloatingPointError):
     Attributes: ``step`` (0-based), ``loss``, ``grad_norm`` (the non-finite step's values),
     ``last_finite_grad_norm`` (``None`` if there was none) and ``history`` (everything recorded
     up to and including the failing step).
+
+    >>> error = NonFiniteLossError(7, float("nan"), float("inf"), 3.2, 2.5, History())
+    >>> isinstance(error, FloatingPointError), error.step
+    (True, 7)
+    >>> print(str(error)[:62])
+    non-finite training at step 7: loss = nan, gradient norm = inf
     """
 
     def __init__(
@@ -80,6 +86,13 @@ class Checkpoint:
     ``model_state`` and ``optimizer_state`` are deep copies of ``model.state_dict()`` and
     ``optimizer.state_dict()`` before that step's update; ``loss`` is the (finite) training loss
     those parameters scored on that step's batch. Load it back with :func:`rnnlib.train.restore`.
+
+    >>> from torch import nn, optim
+    >>> model = nn.Linear(2, 1)
+    >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
+    >>> checkpoint = Checkpoint(0, 0.7, model.state_dict(), optimizer.state_dict())
+    >>> sorted(checkpoint.model_state)
+    ['bias', 'weight']
     """
 
     step: int
@@ -96,9 +109,13 @@ class History:
     ``grad_norm_clipped``: after clipping (equal to ``grad_norm`` without clipping);
     ``clipped``: whether clipping changed the gradient (``grad_norm > clip_norm``, or an entry
     beyond ``clip_value``); ``metric``: the task's metric on the training batch;
-    ``checkpoints``: the :class:`rnnlib.train.Checkpoint` objects of
+    ``checkpoints``: the :class:`Checkpoint` objects of
     ``fit(..., checkpoint_every=k)``, oldest first (only steps whose loss and gradient norm were
     finite; empty without ``checkpoint_every``).
+
+    >>> history = History(loss=[1.0, 0.5, 0.25], clipped=[True, False, False, False])
+    >>> history.steps, history.final_loss(window=2), history.fraction_clipped()
+    (3, 0.375, 0.25)
     """
 
     loss: list[float] = field(default_factory=list)

@@ -163,7 +163,7 @@ class RecurrentLayer(nn.Module):
         states = self.unroll(x, state)
         time_axis = (1 if self.batch_first else 0) + (self.ensemble is not None)
         # ([k,] B, T, H) when batch_first, else ([k,] T, B, H)
-        outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)
+        outputs = torch.stack([self.cell.hidden(s) for s in states], dim=time_axis)  # (idem)
         final = states[0] if self.reverse else states[-1]
         return outputs, final
 
@@ -309,7 +309,7 @@ class _TorchLikeRNN(nn.Module):
         if len(self.cell_class.state_tensors) == 1:
             return torch.stack(per_cell)  # (L D, [k,] B, H)
         # one (L D, [k,] B, H) tensor per state tensor
-        return tuple(torch.stack(tensors) for tensors in zip(*per_cell, strict=True))
+        return tuple(torch.stack(tensors) for tensors in zip(*per_cell, strict=True))  # (L D, ..)
 
     def forward(self, x: torch.Tensor, state=None):
         """Return ``(outputs, h_n)`` (``(outputs, (h_n, c_n))`` for the LSTM), as torch does."""
@@ -317,7 +317,7 @@ class _TorchLikeRNN(nn.Module):
         if self.ensemble is None or not isinstance(x, torch.Tensor) or x.dim() != 4:
             check_input(x, self.input_size, 3, _layout(self.batch_first), first.W_x)
         batch = x.shape[-3] if self.batch_first else x.shape[-2]
-        outputs, finals = self.stack(x, self._split_states(state, batch))
+        outputs, finals = self.stack(x, self._split_states(state, batch))  # (..., output_size)
         return outputs, self._pack_states(finals)
 
     # --- copying weights ---------------------------------------------------------------------

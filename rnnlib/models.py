@@ -4,6 +4,11 @@ r"""A recurrent network with a linear readout: the model every task of the book 
     h^{(t)} = \text{cell}(x^{(t)}, h^{(t-1)}), \qquad \hat y = W_y h^{(T)} + b_y
     \quad(\text{``readout="last"``}) \quad\text{or}\quad
     \hat y^{(t)} = W_y h^{(t)} + b_y \quad(\text{``readout="every"``})
+
+Shapes: B batch, T time steps.
+
+Not here: the training loop (:mod:`rnnlib.train`), the tasks' inputs and losses
+(:mod:`rnnlib.tasks`), embeddings and readouts other than one linear layer.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ class SequenceModel(nn.Module):
     ``readout="last"`` predicts from :math:`h^{(T)}`, shape ``(batch, output_size)``
     (sequence-to-one tasks); ``readout="every"`` predicts at every step, shape
     ``(batch, time, output_size)`` (sequence-to-sequence tasks).
+
+    >>> from rnnlib.cells import GRUCell
+    >>> model = SequenceModel(GRUCell(3, 5), output_size=2)
+    >>> model(torch.zeros(4, 7, 3)).shape
+    torch.Size([4, 2])
+    >>> SequenceModel(GRUCell(3, 5), output_size=2, readout="every")(torch.zeros(4, 7, 3)).shape
+    torch.Size([4, 7, 2])
     """
 
     def __init__(

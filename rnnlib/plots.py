@@ -37,7 +37,13 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F
 
 
 def use_book_style() -> None:
-    """Set matplotlib's defaults for the book: palette, grid, sizes, opaque backgrounds."""
+    """Set matplotlib's defaults for the book: palette, grid, sizes, opaque backgrounds.
+
+    >>> with plt.rc_context():  # the book's style inside, matplotlib's own again after
+    ...     use_book_style()
+    ...     plt.rcParams["axes.prop_cycle"].by_key()["color"] == PALETTE
+    True
+    """
     plt.rcParams.update(
         {
             "axes.prop_cycle": plt.cycler(color=PALETTE),
@@ -58,7 +64,13 @@ def use_book_style() -> None:
 
 
 def label(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> Axes:
-    """Label both axes (with units) and optionally the title; returns ``ax``."""
+    """Label both axes (with units) and optionally the title; returns ``ax``.
+
+    >>> figure, ax = plt.subplots()
+    >>> label(ax, "time step t", "gradient norm").get_xlabel()
+    'time step t'
+    >>> plt.close(figure)
+    """
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -83,6 +95,13 @@ def small_multiples(
 
     This is the static twin of an interactive explorer (see :mod:`rnnlib.widgets`): on the
     website, where no kernel runs, the reader sees the plot at every value the slider offers.
+
+    >>> def draw(ax, slope):
+    ...     ax.plot([0, 1], [0, slope])
+    >>> figure = small_multiples(draw, "slope", [1, 2, 3, 4], ncols=2)
+    >>> [ax.get_title() for ax in figure.axes]
+    ['slope = 1', 'slope = 2', 'slope = 3', 'slope = 4']
+    >>> plt.close(figure)
     """
     values = list(values)
     if not values:

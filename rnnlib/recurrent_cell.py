@@ -95,6 +95,14 @@ class RecurrentCell(nn.Module):
 
     Subclasses set ``num_gates``, ``GATE_ORDER``, ``state_tensors`` and ``torch_class`` and
     implement ``step``. ``ensemble=k`` and ``seeds``: see the module docstring.
+
+    >>> from rnnlib.cells import LSTMCell
+    >>> cell = LSTMCell(3, 5, ensemble=4)
+    >>> cell.W_h.shape, cell.state_tensors
+    (torch.Size([4, 20, 5]), ('h', 'c'))
+    >>> _ = torch.manual_seed(2)
+    >>> torch.equal(cell.member(2).W_h, LSTMCell(3, 5).W_h)
+    True
     """
 
     num_gates: int = 1

@@ -96,6 +96,17 @@ def fit(
       member's gradient norm, and an elementwise optimizer (SGD, Adam). Returns one
       :class:`History` per member. The global random state is seeded with ``s_0``; neither
       ``on_nonfinite="skip"`` nor checkpoints are offered for ensembles.
+
+    >>> from rnnlib.cells import LSTMCell
+    >>> from rnnlib.models import SequenceModel
+    >>> from rnnlib.tasks import AddingProblem
+    >>> task = AddingProblem(seq_len=10)
+    >>> model = SequenceModel(LSTMCell(task.input_size, 8), task.output_size)
+    >>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    >>> history = fit(model, task, optimizer, steps=20, batch_size=16, clip_norm=1.0,
+    ...               device="cpu", progress=False)
+    >>> len(history.loss), history.clip_norm, max(history.grad_norm_clipped) <= 1.0 + 1e-6
+    (20, 1.0, True)
     """
     if isinstance(seed, Sequence):
         if checkpoint_every is not None:
@@ -192,6 +203,17 @@ def restore(
     learning rate of every parameter group, the usual second half of "restart from an earlier
     checkpoint with a smaller learning rate". The checkpoint itself is not changed, so it can be
     restored again. Continue with another :func:`fit` call (with a new ``seed`` for new batches).
+
+    >>> from rnnlib.tasks import AddingProblem
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 1))
+    >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> history = fit(model, AddingProblem(10), optimizer, steps=3, checkpoint_every=2,
+    ...               device="cpu", progress=False)
+    >>> [checkpoint.step for checkpoint in history.checkpoints]
+    [0, 2]
+    >>> restore(model, optimizer, history.checkpoints[0], lr=0.01)
+    >>> optimizer.param_groups[0]["lr"]
+    0.01
     """
     if not isinstance(checkpoint, Checkpoint):
         raise ValueError(
@@ -216,7 +238,16 @@ def evaluate(
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Loss and metric of ``model`` on one fresh batch of ``task`` (``seed`` picks the batch;
-    the default differs from ``fit``'s default so the batch is not a training batch)."""
+    the default differs from ``fit``'s default so the batch is not a training batch).
+
+    >>> from rnnlib.cells import GRUCell
+    >>> from rnnlib.models import SequenceModel
+    >>> from rnnlib.tasks import AddingProblem
+    >>> task = AddingProblem(10)
+    >>> model = SequenceModel(GRUCell(task.input_size, 4), task.output_size)
+    >>> sorted(evaluate(model, task, batch_size=50, device="cpu"))
+    ['loss', 'metric']
+    """
     device = training_device(device)
     was_training = model.training
     model.to(device)
