@@ -168,6 +168,10 @@ class RecurrentLayer(nn.Module):
         return outputs, final
 
 
+#: The arguments that shape a torch-like network besides its sizes, named as torch names them.
+STRUCTURE = ("num_layers", "bias", "batch_first", "bidirectional")
+
+
 class _TorchLikeRNN(nn.Module):
     """A stack of (optionally bidirectional) layers with ``torch.nn.RNN``'s interface.
 
@@ -231,13 +235,7 @@ class _TorchLikeRNN(nn.Module):
 
     def _single_kwargs(self) -> dict:
         """The arguments that build one member alone."""
-        return {
-            "num_layers": self.num_layers,
-            "bias": self.bias,
-            "batch_first": self.batch_first,
-            "bidirectional": self.bidirectional,
-            **self._cell_options(),
-        }
+        return {**{name: getattr(self, name) for name in STRUCTURE}, **self._cell_options()}
 
     @torch.no_grad()
     def _seed_members(self) -> None:
@@ -338,15 +336,9 @@ class _TorchLikeRNN(nn.Module):
             raise ValueError("LSTMs with proj_size > 0 are not supported")
         if module.dropout:
             raise ValueError("torch modules with dropout between layers are not supported")
-        network = cls(
-            module.input_size,
-            module.hidden_size,
-            num_layers=module.num_layers,
-            bias=module.bias,
-            batch_first=module.batch_first,
-            bidirectional=module.bidirectional,
-            **cls._options_from_torch(module),
-        )
+        structure = {name: getattr(module, name) for name in STRUCTURE}
+        options = cls._options_from_torch(module)
+        network = cls(module.input_size, module.hidden_size, **structure, **options)
         network.to(device=module.weight_ih_l0.device, dtype=module.weight_ih_l0.dtype)
         # all_weights: per cell, [weight_ih, weight_hh(, bias_ih, bias_hh)] in torch's order
         for cell, weights in zip(network.cells(), module.all_weights, strict=True):
@@ -360,15 +352,9 @@ class _TorchLikeRNN(nn.Module):
                 "an ensemble has no torch.nn counterpart; take one member with .member(j)"
             )
         first = self.cells()[0]
-        module = self.torch_class(
-            self.input_size,
-            self.hidden_size,
-            num_layers=self.num_layers,
-            bias=self.bias,
-            batch_first=self.batch_first,
-            bidirectional=self.bidirectional,
-            **first._torch_kwargs(),
-        )
+        structure = {name: getattr(self, name) for name in STRUCTURE}
+        options = first._torch_kwargs()
+        module = self.torch_class(self.input_size, self.hidden_size, **structure, **options)
         module.to(device=first.W_h.device, dtype=first.W_h.dtype)
         with torch.no_grad():
             for cell, targets in zip(self.cells(), module.all_weights, strict=True):
