@@ -48,10 +48,10 @@ class RecurrentLayer(nn.Module):
     ``reverse=True`` reads the sequence from t = T down to 1 (the backward half of a
     bidirectional RNN) and returns outputs in the original time order.
 
-    With an ensemble cell (``ensemble=k``, see :mod:`rnnlib.cells`) the input is ``(k, batch,
-    time, features)`` (``(k, time, batch, features)`` when not ``batch_first``), or the usual
-    shape without the member axis for an input that every member reads; outputs and states
-    get the member axis first.
+    With an ensemble cell (``ensemble=k``, see :mod:`rnnlib.recurrent_cell`) the input is
+    ``(k, batch, time, features)`` (``(k, time, batch, features)`` when not ``batch_first``), or
+    the usual shape without the member axis for an input that every member reads; outputs and
+    states get the member axis first.
 
     ``fused=False`` makes :meth:`forward` unroll the cell step by step even where the cell
     offers a fused recurrence (for ``torch.func`` transforms such as ``vmap``, which the fused
