@@ -59,7 +59,7 @@ def _norm_of(grads: list[torch.Tensor], norm_type: float) -> torch.Tensor:
     first_device = grads[0].device
     # ||g|| = || (||g_1||, ..., ||g_k||) ||: the norm of the per-tensor norms (any p, and inf).
     per_tensor = [torch.linalg.vector_norm(g, norm_type).to(first_device) for g in grads]
-    return torch.linalg.vector_norm(torch.stack(per_tensor), norm_type)  # (k,) -> ()
+    return torch.linalg.vector_norm(torch.stack(per_tensor), norm_type)  # k norms (k,) -> ()
 
 
 @torch.no_grad()
