@@ -23,6 +23,11 @@ def glue(name: str, value: Any) -> None:
     glue into, and the chapter's code cell shows the value anyway. A NumPy or torch scalar is
     glued as the Python number it holds (its repr, ``np.float64(0.5)``, is not a number that
     ``{glue:text}`name:.2f``` can format).
+
+    Outside a notebook there is no page, and nothing happens:
+
+    >>> import numpy as np
+    >>> glue("ch00.ratio", np.float64(0.5))
     """
     try:
         from myst_nb import glue as myst_glue

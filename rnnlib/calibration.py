@@ -27,8 +27,9 @@ draws back it (a median of 5 needs about 50 draws with no exceedance to reach 1e
 Calibration files (``calibration/chNN.json``, one per chapter) are written by
 ``scripts/calibrate.py`` and read here: :func:`load`, :func:`summarize`.
 
-Not here: stating a claim and its messages (:mod:`rnnlib.claims`); running chapters
-(``scripts/calibrate.py``).
+Not here: stating a claim and its messages (:mod:`rnnlib.claims`); running chapters at
+many seed offsets and writing the calibration files (``scripts/calibrate.py``); the test
+that a chapter's code has not changed since its calibration (``tests/test_calibration.py``).
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
+
+from .checks import check_choice
 
 __all__ = [
     "BUDGET",
@@ -60,8 +64,11 @@ __all__ = [
 
 #: The largest estimated failure probability per chapter run that a claim may have.
 BUDGET = 1e-4
+Statistic = Literal["median", "mean", "every", "at_least"]
 #: The statistics a statistical claim can use (``exact`` claims need no calibration).
-STATISTICS = ("median", "mean", "every", "at_least")
+STATISTICS: tuple[str, ...] = get_args(Statistic)
+#: The statistics whose failure is a binomial tail (the mean's is a t tail).
+BINOMIAL_STATISTICS = ("median", "every", "at_least")
 #: Environment variable naming the folder of calibration files.
 CALIBRATION_DIR_VARIABLE = "RNNLIB_CALIBRATION_DIR"
 
@@ -92,21 +99,22 @@ def exceedance_probability(n: int, exceedances: int) -> float:
     return (exceedances + 1) / (n + 2)
 
 
-def failures_needed(statistic: str, k: int, at_least: int | None = None) -> int:
+def failures_needed(statistic: Statistic, k: int, at_least: int | None = None) -> int:
     """How many of ``k`` draws must be on the wrong side before the statistic can fail.
+
+    Only the statistics of ``BINOMIAL_STATISTICS`` have such a count (the mean has none).
 
     >>> failures_needed("median", 5), failures_needed("every", 5), failures_needed("at_least", 5, 4)
     (3, 1, 2)
     """
+    check_choice(statistic, "statistic", BINOMIAL_STATISTICS)
     if statistic == "median":
         return math.ceil(k / 2)
     if statistic == "every":
         return 1
-    if statistic == "at_least":
-        if at_least is None:
-            raise ValueError("statistic 'at_least' needs at_least=j (of the k draws)")
-        return k - at_least + 1
-    raise ValueError(f"failures_needed has no binomial rule for statistic {statistic!r}")
+    if at_least is None:
+        raise ValueError("statistic 'at_least' needs at_least=j (of the k draws)")
+    return k - at_least + 1
 
 
 def binomial_tail(k: int, p: float, m: int) -> float:
@@ -119,7 +127,7 @@ def binomial_tail(k: int, p: float, m: int) -> float:
 
 
 def failure_probability(
-    statistic: str,
+    statistic: Statistic,
     k: int,
     calibration_values: Sequence[float],
     below: float | None = None,
@@ -147,7 +155,12 @@ def failure_probability(
 
 def failure_probability_of(claim: dict, calibration_values: Sequence[float]) -> float:
     """:func:`failure_probability` of a statistical claim's record (a
-    :class:`rnnlib.claims.Claim`: its ``statistic``, ``k``, bounds and ``at_least``)."""
+    :class:`rnnlib.claims.Claim`: its ``statistic``, ``k``, bounds and ``at_least``).
+
+    >>> record = {"statistic": "every", "k": 5, "below": 1.0, "above": None}
+    >>> round(failure_probability_of(record, [0.5] * 98), 4)  # 1 - (1 - 1/100)^5
+    0.049
+    """
     return failure_probability(
         claim["statistic"],
         claim["k"],
@@ -200,7 +213,13 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
 def calibration_dir() -> Path | None:
     """The folder of calibration files: ``RNNLIB_CALIBRATION_DIR``, else the first
     ``calibration/`` found in the working directory, its parent, or beside the rnnlib package
-    (a clone of the book's repository). ``None`` where there is none (e.g. in Colab)."""
+    (a clone of the book's repository). ``None`` where there is none (e.g. in Colab).
+
+    In a clone of the book's repository, with ``RNNLIB_CALIBRATION_DIR`` unset:
+
+    >>> calibration_dir().name
+    'calibration'
+    """
     chosen = os.environ.get(CALIBRATION_DIR_VARIABLE, "").strip()
     if chosen:
         return Path(chosen)
@@ -212,7 +231,14 @@ def calibration_dir() -> Path | None:
 
 
 def load(chapter: str, folder: Path | None = None) -> dict | None:
-    """The calibration record of ``chapter`` (e.g. ``"ch05"``), or ``None`` if there is none."""
+    """The calibration record of ``chapter`` (e.g. ``"ch05"``), or ``None`` if there is none.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "ch00.json").write_text('{"claims": {}}')
+    ...     load("ch00", Path(folder)), load("ch99", Path(folder))
+    ({'claims': {}}, None)
+    """
     folder = folder if folder is not None else calibration_dir()
     if folder is None:
         return None
@@ -227,6 +253,13 @@ def code_hash(notebook: dict | str | Path) -> str:
 
     Comments, blank lines and formatting do not change it (the tree ignores them); any change
     to what the code does does. Cells that are not plain Python are hashed as text.
+
+    >>> def notebook(*sources):
+    ...     return {"cells": [{"cell_type": "code", "source": s} for s in sources]}
+    >>> code_hash(notebook("x = 1")) == code_hash(notebook("x = 1  # one"))
+    True
+    >>> code_hash(notebook("x = 1")) == code_hash(notebook("x = 2")), len(code_hash(notebook("")))
+    (False, 16)
     """
     if not isinstance(notebook, dict):
         notebook = json.loads(Path(notebook).read_text())

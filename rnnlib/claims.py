@@ -48,11 +48,12 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from . import calibration
+from .checks import check_choice, check_int
 
 __all__ = ["claim", "exact", "Claim", "LOG_VARIABLE", "MODE_VARIABLE", "NAME_PATTERN"]
 
@@ -64,11 +65,21 @@ MODE_VARIABLE = "RNNLIB_CLAIMS_MODE"
 #: A claim's name: its chapter, then dotted lowercase words, e.g. ``ch05.adding.lstm_solves``.
 NAME_PATTERN = re.compile(r"^ch\d\d(\.[a-z0-9_]+)+$")
 
-Statistic = Literal["median", "mean", "every", "at_least"]
+Statistic = calibration.Statistic
+#: How a claim with ``versus=`` compares its two values per draw.
+Comparison = Literal["difference", "ratio"]
 
 
 class Claim(dict):
-    """The record of one checked claim (a ``dict``, JSON-ready), with ``holds`` and ``line``."""
+    """The record of one checked claim (a ``dict``, JSON-ready), with ``holds`` and ``line``.
+
+    :func:`claim` and :func:`exact` return one:
+
+    >>> record = exact("ch00.record", "one is one", 1, equals=1)
+    holds: ch00.record: 1 == 1; exact (holds whatever the seed)
+    >>> record.holds, record["kind"], record.line.startswith("holds")
+    (True, 'exact', True)
+    """
 
     @property
     def holds(self) -> bool:
@@ -89,7 +100,7 @@ def claim(
     above: float | None = None,
     at_least: int | None = None,
     versus: Any = None,
-    by: Literal["difference", "ratio"] = "difference",
+    by: Comparison = "difference",
     draws: str = "seed",
 ) -> Claim:
     """Check a statistical claim about ``values`` (one per draw) and print its margin.
@@ -101,7 +112,8 @@ def claim(
     ``"matrix"``), for the messages.
 
     Returns the :class:`Claim` record; raises ``AssertionError`` if the claim does not hold
-    (unless ``RNNLIB_CLAIMS_MODE=record``) and ``ValueError`` on malformed arguments.
+    (unless ``RNNLIB_CLAIMS_MODE=record``) and ``ValueError`` on malformed arguments. An
+    identity, which holds whatever the seed, is not a statistic: state it with :func:`exact`.
 
     >>> c = claim("ch00.demo", "small", [0.1, 0.2, 0.3], statistic="median", below=0.5)
     ... # doctest: +ELLIPSIS
@@ -110,47 +122,17 @@ def claim(
     (True, 0.2)
     """
     _check_name(name)
-    if statistic not in calibration.STATISTICS:
-        raise ValueError(
-            f"statistic must be one of {', '.join(calibration.STATISTICS)} "
-            f"(or use exact() for identities), got {statistic!r}"
-        )
+    check_choice(statistic, "statistic", calibration.STATISTICS)
     _check_bounds(below, above)
     if below is None and above is None:
         raise ValueError("a statistical claim needs a bound: below=, above= or both")
     a = _as_values(values, "values")
     record: dict[str, Any] = {}
     if versus is not None:
-        b = _as_values(versus, "versus")
-        if a.shape != b.shape:
-            raise ValueError(
-                f"values and versus must have one value per draw each, got {a.size} and {b.size}"
-            )
-        if by not in ("difference", "ratio"):
-            raise ValueError(f"by must be 'difference' or 'ratio', got {by!r}")
-        record["versus"] = {"by": by, "values": a.tolist(), "versus": b.tolist()}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = a - b if by == "difference" else a / b
+        a, record["versus"] = _compared(a, _as_values(versus, "versus"), by)
     k = a.size
-    if statistic == "at_least":
-        if isinstance(at_least, bool) or not isinstance(at_least, int) or not 1 <= at_least <= k:
-            raise ValueError(f"at_least must be an integer in 1..{k} (the draws), got {at_least}")
-    elif at_least is not None:
-        raise ValueError(f"at_least= goes with statistic='at_least', not {statistic!r}")
-
-    passes = calibration.draw_passes(a, below, above)
-    if statistic == "median":
-        value = float(np.median(a))
-        holds = bool(calibration.draw_passes([value], below, above)[0])
-    elif statistic == "mean":
-        value = float(np.mean(a))
-        holds = bool(calibration.draw_passes([value], below, above)[0])
-    elif statistic == "every":
-        value = _worst(a, below, above)
-        holds = bool(passes.all())
-    else:
-        value = int(passes.sum())
-        holds = value >= at_least
+    _check_at_least(at_least, statistic, k)
+    value, holds = _statistic(statistic, a, below, above, at_least)
     record.update(
         kind="statistical",
         statistic=statistic,
@@ -160,6 +142,44 @@ def claim(
         values=a.tolist(),
     )
     return _finish(name, says, value, holds, below, above, record)
+
+
+def _compared(a: np.ndarray, b: np.ndarray, by: Comparison) -> tuple[np.ndarray, dict]:
+    """The per-draw ``a - b`` or ``a / b``, and the record of both arrays."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"values and versus must have one value per draw each, got {a.size} and {b.size}"
+        )
+    check_choice(by, "by", get_args(Comparison))
+    versus = {"by": by, "values": a.tolist(), "versus": b.tolist()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (a - b if by == "difference" else a / b), versus
+
+
+def _check_at_least(at_least: int | None, statistic: Statistic, k: int) -> None:
+    """``at_least=j`` goes with ``statistic="at_least"`` only, and ``1 <= j <= k``."""
+    if statistic != "at_least":
+        if at_least is not None:
+            raise ValueError(f"at_least= goes with statistic='at_least', not {statistic!r}")
+        return
+    check_int(at_least, "at_least")
+    if at_least > k:
+        raise ValueError(f"at_least must be at most the number of draws k={k}, got {at_least}")
+
+
+def _statistic(statistic: Statistic, a: np.ndarray, below, above, at_least) -> tuple[Any, bool]:
+    """The statistic's value over the draws ``a`` and whether it is on the claimed side."""
+    passes = calibration.draw_passes(a, below, above)
+    if statistic == "median":
+        value = float(np.median(a))
+        return value, bool(calibration.draw_passes([value], below, above)[0])
+    if statistic == "mean":
+        value = float(np.mean(a))
+        return value, bool(calibration.draw_passes([value], below, above)[0])
+    if statistic == "every":
+        return _worst(a, below, above), bool(passes.all())
+    value = int(passes.sum())
+    return value, value >= at_least
 
 
 def exact(
@@ -332,7 +352,7 @@ def _as_values(values: Any, what: str) -> np.ndarray:
     if hasattr(values, "detach"):
         values = values.detach().cpu().numpy()
     try:
-        array = np.asarray(values, dtype=float).reshape(-1)
+        array = np.asarray(values, dtype=float).reshape(-1)  # (k,): one value per draw
     except (TypeError, ValueError):
         kind = type(values).__name__
         raise ValueError(f"{what} must be numbers, one per draw; got {kind}") from None

@@ -15,6 +15,10 @@ Both functions here give the same numbers as ``torch.nn.utils.clip_grad_norm_`` 
 ``tests/lib/test_clipping.py``): torch multiplies by ``min(max_norm / (norm + 1e-6), 1)``, so a
 zero gradient stays zero, and a gradient with an ``inf`` entry has an infinite norm, a
 coefficient of 0 and comes out as ``nan`` where it was ``inf`` and 0 elsewhere.
+
+Not here: where clipping happens during training (``clip_norm=`` of :func:`rnnlib.train.fit`),
+measuring gradients through time (:mod:`rnnlib.gradients`), and the exercise that asks the
+reader to write clipping (:mod:`rnnlib.exercises`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def global_grad_norm(parameters: Parameters, norm_type: float = 2.0) -> torch.Te
 
     ``norm_type`` is ``p`` (``float("inf")`` for the largest absolute entry). Returns a 0-d
     tensor; ``tensor(0.)`` when no parameter has a gradient.
+
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> w.grad = torch.tensor([3.0, -4.0])
+    >>> global_grad_norm(w).item(), global_grad_norm(w, float("inf")).item()
+    (5.0, 4.0)
     """
     return _norm_of(_grads(parameters), float(norm_type))
 
@@ -50,7 +59,7 @@ def _norm_of(grads: list[torch.Tensor], norm_type: float) -> torch.Tensor:
     first_device = grads[0].device
     # ||g|| = || (||g_1||, ..., ||g_k||) ||: the norm of the per-tensor norms (any p, and inf).
     per_tensor = [torch.linalg.vector_norm(g, norm_type).to(first_device) for g in grads]
-    return torch.linalg.vector_norm(torch.stack(per_tensor), norm_type)
+    return torch.linalg.vector_norm(torch.stack(per_tensor), norm_type)  # k norms (k,) -> ()
 
 
 @torch.no_grad()
@@ -69,6 +78,15 @@ def clip_grad_norm(
     without a branch, with torch's small constant in the denominator. Returns the norm *before*
     clipping, as ``torch.nn.utils.clip_grad_norm_`` does. ``error_if_nonfinite=True`` raises a
     ``RuntimeError`` when that norm is ``nan`` or ``inf`` instead of scaling.
+
+    A gradient of norm 5 shrinks to norm 1 and keeps its direction:
+
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> w.grad = torch.tensor([3.0, -4.0])
+    >>> clip_grad_norm(w, max_norm=1.0).item()  # the norm before clipping
+    5.0
+    >>> [round(g, 4) for g in w.grad.tolist()], round(w.grad.norm().item(), 4)
+    ([0.6, -0.8], 1.0)
     """
     grads = _grads(parameters)
     total_norm = _norm_of(grads, float(norm_type))
@@ -94,6 +112,14 @@ def clip_grad_value(parameters: Parameters, clip_value: float) -> None:
 
     ``nan`` entries stay ``nan``; ``inf`` becomes ``clip_value``. Returns ``None`` like
     ``torch.nn.utils.clip_grad_value_``.
+
+    Unlike :func:`clip_grad_norm`, it turns the gradient's direction:
+
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> w.grad = torch.tensor([3.0, -0.5])
+    >>> clip_grad_value(w, 1.0)
+    >>> w.grad.tolist()
+    [1.0, -0.5]
     """
     clip_value = float(clip_value)
     for g in _grads(parameters):

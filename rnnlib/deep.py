@@ -1,5 +1,8 @@
 r"""Blocks for deep feed-forward networks: plain, residual, highway and dense layers.
 
+Shapes: B batch, D input features, W width, G a dense block's growth, C classes,
+P_l the number of parameters of layer l.
+
 Each block maps the previous layer's output :math:`h_{l-1}` to :math:`h_l`, in the papers'
 equations (the activation :math:`\phi` is ``tanh`` or ``relu``, :math:`\sigma` the logistic
 sigmoid, :math:`\circ` the elementwise product):
@@ -22,8 +25,6 @@ plus 9 blocks); :func:`layer_gradient_norms` measures how much gradient reaches 
 weights from one backward pass; :func:`layer_weight_change` how far training moved each layer's
 weights.
 
-Shapes: B batch, D input features, W width, G a dense block's growth, C classes.
-
 Not here: convolutions, batch normalisation, dropout, the two-layer residual branch of He et
 al. (our :math:`\mathcal F` has one layer, the same parameters as a plain layer) and
 pre-activation orderings.
@@ -31,9 +32,12 @@ pre-activation orderings.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import nn
 
+from .checks import check_choice, check_int
 from .nonlinearities import NONLINEARITIES, Nonlinearity, nonlinearity
 
 __all__ = [
@@ -50,7 +54,8 @@ __all__ = [
 
 #: The activations :math:`\phi` a block accepts, by name (from the one table of
 #: :mod:`rnnlib.nonlinearities`).
-ACTIVATIONS: dict[str, Nonlinearity] = {name: NONLINEARITIES[name] for name in ("tanh", "relu")}
+Activation = Literal["tanh", "relu"]
+ACTIVATIONS: dict[str, Nonlinearity] = {name: NONLINEARITIES[name] for name in get_args(Activation)}
 
 
 def _activation(name: str) -> Nonlinearity:
@@ -64,7 +69,9 @@ class PlainBlock(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, in_features: int, out_features: int, activation: str = "tanh") -> None:
+    def __init__(
+        self, in_features: int, out_features: int, activation: Activation = "tanh"
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
         self.activation = activation
@@ -85,7 +92,7 @@ class ResidualBlock(nn.Module):
     torch.Size([2, 4])
     """
 
-    def __init__(self, width: int, activation: str = "tanh") -> None:
+    def __init__(self, width: int, activation: Activation = "tanh") -> None:
         super().__init__()
         self.linear = nn.Linear(width, width)
         self.activation = activation
@@ -113,7 +120,9 @@ class HighwayBlock(nn.Module):
     torch.Size([2, 4])
     """
 
-    def __init__(self, width: int, activation: str = "tanh", gate_bias: float = -2.0) -> None:
+    def __init__(
+        self, width: int, activation: Activation = "tanh", gate_bias: float = -2.0
+    ) -> None:
         super().__init__()
         self.H = nn.Linear(width, width)
         self.T = nn.Linear(width, width)
@@ -142,7 +151,7 @@ class DenseBlock(nn.Module):
     torch.Size([2, 8])
     """
 
-    def __init__(self, in_features: int, growth: int, activation: str = "tanh") -> None:
+    def __init__(self, in_features: int, growth: int, activation: Activation = "tanh") -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, growth)
         self.activation = activation
@@ -154,17 +163,18 @@ class DenseBlock(nn.Module):
         return torch.cat([h_prev, self._phi(self.linear(h_prev))], dim=-1)  # (B, in + G)
 
 
+Kind = Literal["plain", "residual", "highway", "dense"]
 #: The kinds of block :func:`deep_network` builds.
-KINDS = ("plain", "residual", "highway", "dense")
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 def deep_network(
-    kind: str,
+    kind: Kind,
     depth: int,
     width: int,
     in_features: int,
     out_features: int,
-    activation: str = "tanh",
+    activation: Activation = "tanh",
     gate_bias: float = -2.0,
     growth: int | None = None,
 ) -> nn.Sequential:
@@ -177,10 +187,10 @@ def deep_network(
     >>> deep_network("highway", 10, 8, 64, 10)(torch.zeros(3, 64)).shape
     torch.Size([3, 10])
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be positive, got {depth} and {width}")
+    check_choice(kind, "kind", KINDS)
+    check_int(depth, "depth")
+    check_int(width, "width")
+    check_int(growth, "growth", none_ok=True)
     growth = width // 4 if growth is None else growth
     layers: list[nn.Module] = [PlainBlock(in_features, width, activation)]
     features = width
@@ -204,13 +214,19 @@ def layer_gradient_norms(network: nn.Sequential, loss: torch.Tensor) -> torch.Te
 
     :math:`\theta_l` is all of layer :math:`l`'s parameters (weights and biases) viewed as one
     vector. Returns a tensor of shape (depth,); the network's ``.grad`` fields are not touched.
+
+    >>> _ = torch.manual_seed(0)
+    >>> net = deep_network("plain", 4, 8, 5, 2)
+    >>> norms = layer_gradient_norms(net, net(torch.randn(3, 5)).sum())
+    >>> norms.shape, bool((norms > 0).all()), net[0].linear.weight.grad is None
+    (torch.Size([4]), True, True)
     """
     layers = list(network)[:-1]
     parameters = [list(layer.parameters()) for layer in layers]
     flat = [p for group in parameters for p in group]
     grads = iter(torch.autograd.grad(loss, flat))
     norms = [torch.sqrt(sum((next(grads) ** 2).sum() for _ in group)) for group in parameters]
-    return torch.stack(norms).detach()
+    return torch.stack(norms).detach()  # (depth,)
 
 
 def layer_weight_change(before: nn.Sequential, after: nn.Sequential) -> torch.Tensor:
@@ -235,9 +251,9 @@ def layer_weight_change(before: nn.Sequential, after: nn.Sequential) -> torch.Te
     changes = []
     with torch.no_grad():
         for layer_before, layer_after in zip(layers_before, layers_after, strict=True):
-            theta = torch.cat([p.flatten() for p in layer_before.parameters()])
-            theta_after = torch.cat([p.flatten() for p in layer_after.parameters()])
+            theta = torch.cat([p.flatten() for p in layer_before.parameters()])  # (P_l,)
+            theta_after = torch.cat([p.flatten() for p in layer_after.parameters()])  # (P_l,)
             if theta.shape != theta_after.shape:
                 raise ValueError("before and after must have the same architecture")
             changes.append((theta_after - theta).norm() / theta.norm())
-    return torch.stack(changes)
+    return torch.stack(changes)  # (depth,)

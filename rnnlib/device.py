@@ -10,21 +10,31 @@ other conditions without editing it:
   gives torch. The thread count changes the order of floating-point sums, and so every trained
   model in its last digits.
 
-Not here: anything that changes what a chapter computes besides seeds, threads and the device.
+Not here: anything that changes what a chapter computes besides seeds, threads and the device;
+moving a model and its batches to the device during training (:func:`rnnlib.train.fit`);
+checking that a tensor is on its model's device (:mod:`rnnlib.checks`).
 """
 
 from __future__ import annotations
 
 import os
 import random
+from typing import Literal
 
 import numpy as np
 import torch
+
+from .checks import check_int
 
 __all__ = ["get_device", "seed_everything", "seed_offset", "seed", "seeds", "setup"]
 
 SEED_OFFSET_VARIABLE = "RNNLIB_SEED_OFFSET"
 CPU_THREADS_VARIABLE = "RNNLIB_CPU_THREADS"
+#: The environment variable that pins :func:`get_device`'s choice, like its ``prefer``.
+DEVICE_VARIABLE = "RNNLIB_DEVICE"
+DeviceKind = Literal["cuda", "mps", "cpu"]
+#: The kinds of device :func:`get_device` chooses from, best first.
+DEVICE_KINDS = ("cuda", "mps", "cpu")
 
 
 def _integer_variable(name: str, default: int, minimum: int | None = None) -> int:
@@ -35,13 +45,17 @@ def _integer_variable(name: str, default: int, minimum: int | None = None) -> in
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if minimum is not None:
+        check_int(value, name, minimum)
     return value
 
 
 def seed_offset() -> int:
-    """The value of ``RNNLIB_SEED_OFFSET`` (0 when unset): added to every seed a chapter uses."""
+    """The value of ``RNNLIB_SEED_OFFSET`` (0 when unset): added to every seed a chapter uses.
+
+    >>> seed_offset()  # with RNNLIB_SEED_OFFSET unset
+    0
+    """
     return _integer_variable(SEED_OFFSET_VARIABLE, 0)
 
 
@@ -63,8 +77,7 @@ def seeds(n: int, first: int = 0) -> list[int]:
     >>> seeds(3)  # with RNNLIB_SEED_OFFSET unset
     [0, 1, 2]
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_int(n, "n")
     return [seed(first + k) for k in range(n)]
 
 
@@ -80,22 +93,39 @@ def _mps_available() -> bool:
     return backend is not None and backend.is_available()
 
 
+def _kind(prefer: str) -> DeviceKind:
+    """The kind of device ``prefer`` names (``"cuda:1"`` is a ``"cuda"``)."""
+    try:
+        kind = torch.device(prefer).type
+    except RuntimeError:  # not a device string torch knows, e.g. "gpu"
+        kind = prefer
+    if kind not in DEVICE_KINDS:
+        raise ValueError(f"unknown device {prefer!r}: expected one of {', '.join(DEVICE_KINDS)}")
+    return kind
+
+
 def get_device(prefer: str | None = None) -> torch.device:
     """Return the best available device: CUDA, then Apple MPS, then CPU.
 
-    ``prefer`` forces a kind (``"cuda"``, ``"mps"`` or ``"cpu"``); asking for one that is not
-    present raises a ``RuntimeError`` that says what is available instead. The environment
-    variable ``RNNLIB_DEVICE`` plays the same role as ``prefer`` (handy to pin CI to the CPU).
+    ``prefer`` forces a kind (``"cuda"``, ``"mps"`` or ``"cpu"``, or a numbered one such as
+    ``"cuda:1"``); asking for one that is not present raises a ``ValueError`` that says what is
+    available instead. The environment variable ``RNNLIB_DEVICE`` plays the same role as
+    ``prefer`` (handy to pin CI to the CPU).
+
+    >>> get_device("cpu")
+    device(type='cpu')
+    >>> get_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown device 'tpu': expected one of cuda, mps, cpu
     """
-    prefer = prefer or os.environ.get("RNNLIB_DEVICE") or None
+    prefer = prefer or os.environ.get(DEVICE_VARIABLE) or None
     if prefer is not None:
-        kind = torch.device(prefer).type
+        kind = _kind(prefer)
         available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available()}
-        if kind not in available:
-            raise RuntimeError(f"unknown device {prefer!r}: expected one of cuda, mps, cpu")
         if not available[kind]:
             present = ", ".join(k for k, ok in available.items() if ok)
-            raise RuntimeError(
+            raise ValueError(
                 f"device {prefer!r} was requested but is not available on this machine "
                 f"(available: {present}). On Colab choose Runtime > Change runtime type > GPU."
             )
@@ -112,6 +142,14 @@ def seed_everything(seed: int) -> torch.Generator:
 
     Returns a fresh CPU ``torch.Generator`` seeded with ``seed`` for code that prefers an
     explicit generator to the global one.
+
+    The same seed gives the same draws, from the global generator and from the returned one:
+
+    >>> _ = seed_everything(0)
+    >>> first = torch.rand(2)
+    >>> generator = seed_everything(0)
+    >>> torch.equal(first, torch.rand(2)), torch.equal(first, torch.rand(2, generator=generator))
+    (True, True)
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -132,7 +170,12 @@ def setup(
     It does not make results identical across machines (another CPU runs other kernels), which
     is why the chapters' claims are checked under several seed offsets and both thread counts.
     ``None`` keeps torch's default. On a GPU it is ignored.
+
+    >>> setup(seed=3, device="cpu", cpu_threads=None)  # doctest: +ELLIPSIS
+    rnnlib: device = cpu (cpu), ... CPU thread(s), torch ..., seed = 3
+    device(type='cpu')
     """
+    check_int(cpu_threads, "cpu_threads", none_ok=True)
     shifted = seed + seed_offset()
     seed_everything(shifted)
     chosen = get_device(device)

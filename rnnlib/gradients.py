@@ -1,5 +1,7 @@
 r"""Gradient-flow instruments: how much of the loss at step t reaches the state at step j.
 
+Shapes: B batch, T time steps, I input features, H hidden units.
+
 Notation of the lecture (Pascanu et al. 2013): a vanilla RNN computes
 
 .. math:: a^{(t)} = W_h h^{(t-1)} + W_x x^{(t)} + b, \qquad h^{(t)} = \sigma(a^{(t)}),
@@ -36,16 +38,23 @@ Functions here, grouped by job:
 * spectral tools and initialisations of a square ``W_h``: :func:`spectral_radius`,
   :func:`largest_singular_value`, :func:`scale_to_spectral_radius`, :func:`gaussian_`,
   :func:`orthogonal_`, :func:`identity_`.
+
+Not here: the nonlinearities and their derivatives (:mod:`rnnlib.nonlinearities`), clipping
+(:mod:`rnnlib.clipping`), gradients per layer of a deep feed-forward network
+(:func:`rnnlib.deep.layer_gradient_norms`) and the exercise that asks the reader to write
+:func:`gradient_reach` (:mod:`rnnlib.exercises`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 
 from .cells import RNNCell
+from .checks import check_choice, check_int
 from .layers import RecurrentLayer
 from .nonlinearities import NONLINEARITIES, nonlinearity
 from .recurrent_cell import RecurrentCell, State
@@ -76,9 +85,10 @@ __all__ = [
 GAMMA: dict[str, float] = {name: sigma.gamma for name, sigma in NONLINEARITIES.items()}
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
+NonlinearityName = Literal["tanh", "relu", "sigmoid", "identity"]
 
 
-def sigma_prime(name: str, a: torch.Tensor) -> torch.Tensor:
+def sigma_prime(name: NonlinearityName, a: torch.Tensor) -> torch.Tensor:
     r""":math:`\sigma'(a)` elementwise for the nonlinearity called ``name``.
 
     tanh: :math:`1 - \tanh^2 a`; sigmoid: :math:`s(1 - s)`; relu: :math:`[a > 0]` (0 at 0, as
@@ -113,8 +123,8 @@ def _states_with_initial(
 
 
 def _check_step(t: int | None, steps: int) -> int:
-    t = steps if t is None else t
-    if not 1 <= t <= steps:
+    t = check_int(steps if t is None else t, "t")
+    if t > steps:
         raise ValueError(f"t must be a time step between 1 and T={steps}, got {t}")
     return t
 
@@ -133,6 +143,11 @@ def state_gradients(
     (or a scalar); :math:`J^{(t)}` is their sum, so row ``b`` of each gradient is example
     ``b``'s own gradient. ``t`` defaults to the last step ``T``; ``state`` is :math:`h^{(0)}`
     (zeros by default). Returns shape ``(batch, t + 1, hidden)``, indexed by ``j``.
+
+    >>> _ = torch.manual_seed(0)
+    >>> layer = RecurrentLayer(RNNCell(2, 3))
+    >>> state_gradients(layer, torch.randn(4, 5, 2), lambda h: h.sum(-1)).shape  # (B, T + 1, H)
+    torch.Size([4, 6, 3])
     """
     hidden = _states_with_initial(layer, x, state)
     t = _check_step(t, len(hidden) - 1)
@@ -142,7 +157,7 @@ def state_gradients(
         torch.zeros_like(h) if g is None else g
         for g, h in zip(gradients, hidden[: t + 1], strict=True)
     ]
-    return torch.stack(gradients, dim=1)
+    return torch.stack(gradients, dim=1)  # (B, t + 1, H)
 
 
 def gradient_norms_by_distance(
@@ -156,6 +171,15 @@ def gradient_norms_by_distance(
 
     Same arguments as :func:`state_gradients` (one backward pass); returns ``(batch, t + 1)``,
     column ``k`` being the norm of example ``b``'s gradient ``k`` steps before the loss.
+
+    A linear RNN with :math:`W_h = 0.5 I` halves the gradient at every step back:
+
+    >>> cell = RNNCell(1, 2, nonlinearity="identity")
+    >>> _ = identity_(cell.W_h, 0.5)
+    >>> norms = gradient_norms_by_distance(RecurrentLayer(cell), torch.ones(1, 3, 1),
+    ...                                    lambda h: h.sum(-1))
+    >>> norms.shape, (norms / norms[:, :1]).tolist()  # (B, t + 1): distances k = 0..3
+    (torch.Size([1, 4]), [[1.0, 0.5, 0.25, 0.125]])
     """
     gradients = state_gradients(layer, x, loss, t, state)
     return torch.linalg.vector_norm(gradients, dim=-1).flip(-1)
@@ -172,6 +196,12 @@ def gradient_norm_matrix(
     vector-Jacobian product with each unit vector :math:`e_t` of the stacked step losses).
     Returns shape ``(batch, T, T + 1)``: row ``t - 1`` for the loss at step ``t``, column ``j``
     for :math:`h^{(j)}`, ``j = 0..T``; entries with ``j > t`` are 0.
+
+    >>> _ = torch.manual_seed(0)
+    >>> layer = RecurrentLayer(RNNCell(2, 3))
+    >>> M = gradient_norm_matrix(layer, torch.randn(1, 3, 2), lambda h: h.sum(-1))
+    >>> M.shape, M[0, 0, 2:].tolist()  # (B, T, T + 1); the loss at t = 1 sees no later state
+    (torch.Size([1, 3, 4]), [0.0, 0.0])
     """
     hidden = _states_with_initial(layer, x, state)
     steps = len(hidden) - 1
@@ -200,6 +230,11 @@ def gradient_reach(norms: torch.Tensor, threshold: float = 1e-3) -> int | torch.
     stay above the threshold all the way: a later rise does not count (the signal was already
     lost on the way). Returns an ``int`` for a 1-D ``norms``, else a long tensor of the leading
     shape (one reach per example).
+
+    >>> gradient_reach(torch.tensor([1.0, 0.1, 0.01, 0.0001]), threshold=1e-3)
+    2
+    >>> gradient_reach(torch.tensor([[1.0, 0.5], [1.0, 1e-4]]), threshold=1e-3).tolist()
+    [1, 0]
     """
     norms = torch.as_tensor(norms).detach()
     if norms.dim() == 0 or norms.shape[-1] == 0:
@@ -234,17 +269,24 @@ def trajectory(
     shape ``(batch, T + 1, hidden)`` with ``h[:, 0]`` = :math:`h^{(0)}`, and the
     pre-activations :math:`a^{(t)} = W_h h^{(t-1)} + W_x x^{(t)} + b`, shape
     ``(batch, T, hidden)`` with ``a[:, t - 1]`` = :math:`a^{(t)}`.
+
+    >>> h, a = trajectory(RNNCell(2, 3), torch.zeros(4, 5, 2))
+    >>> h.shape, a.shape  # (B, T + 1, H), (B, T, H)
+    (torch.Size([4, 6, 3]), torch.Size([4, 5, 3]))
     """
     cell = _check_rnn_cell(cell)
     h = cell.initial_state(x.shape[0]) if h0 is None else h0
     x_projected = cell.input_projection(x)
     states, preactivations = [h], []
-    for x_t in x_projected.unbind(1):
+    for x_t in x_projected.unbind(1):  # each (B, H)
         a = cell.pre_activation(x_t, h)  # a_t = W_h h_{t-1} + W_x x_t + b
         h = cell.sigma(a)
         states.append(h)
         preactivations.append(a)
-    return torch.stack(states, dim=1), torch.stack(preactivations, dim=1)
+    return (
+        torch.stack(states, dim=1),  # h: (B, T + 1, H)
+        torch.stack(preactivations, dim=1),  # a: (B, T, H)
+    )
 
 
 @torch.no_grad()
@@ -254,6 +296,13 @@ def step_jacobians(cell: RNNCell, x: torch.Tensor, h0: torch.Tensor | None = Non
 
     Returns ``(batch, T, hidden, hidden)``; ``[:, t - 1]`` is the Jacobian of step ``t``
     (rows: components of :math:`h^{(t)}`, columns: of :math:`h^{(t-1)}`).
+
+    With the identity as :math:`\sigma`, every step's Jacobian is :math:`W_h` itself:
+
+    >>> cell = RNNCell(2, 3, nonlinearity="identity")
+    >>> J = step_jacobians(cell, torch.zeros(4, 5, 2))
+    >>> J.shape, torch.equal(J[0, 0], cell.W_h.detach())  # (B, T, H, H)
+    (torch.Size([4, 5, 3, 3]), True)
     """
     _, a = trajectory(cell, x, h0)
     return sigma_prime(cell.nonlinearity, a)[..., :, None] * cell.W_h  # diag(s) W_h scales rows
@@ -264,7 +313,13 @@ def jacobian_product(jacobians: torch.Tensor, i: int, j: int) -> torch.Tensor:
     ``i == j``), from ``jacobians`` as returned by :func:`step_jacobians`.
 
     Returns ``(batch, hidden, hidden)``.
+
+    >>> J = torch.diag(torch.tensor([0.5, 2.0])).expand(1, 3, 2, 2)  # (B, T, H, H)
+    >>> jacobian_product(J, 3, 0)[0].tolist()  # diag(0.5, 2) cubed
+    [[0.125, 0.0], [0.0, 8.0]]
     """
+    check_int(i, "i", minimum=0)
+    check_int(j, "j", minimum=0)
     steps = jacobians.shape[1]
     if not 0 <= j <= i <= steps:
         raise ValueError(f"need 0 <= j <= i <= T={steps}, got i={i}, j={j}")
@@ -281,6 +336,10 @@ def jacobian_product_norms(jacobians: torch.Tensor, i: int | None = None) -> tor
 
     ``i`` defaults to ``T``. Builds the products from the right end in one sweep. Returns
     ``(batch, i + 1)``.
+
+    >>> J = torch.diag(torch.tensor([0.5, 0.25])).expand(1, 3, 2, 2)  # (B, T, H, H)
+    >>> jacobian_product_norms(J).tolist()  # 0.5^k for k = 0..3
+    [[1.0, 0.5, 0.25, 0.125]]
     """
     steps = jacobians.shape[1]
     i = _check_step(i, steps)
@@ -292,14 +351,21 @@ def jacobian_product_norms(jacobians: torch.Tensor, i: int | None = None) -> tor
         product = product @ jacobians[:, i - k]  # dh_i/dh_{i-k} = (dh_i/dh_{i-k+1}) J_{i-k+1}
         products.append(product)
     # The largest singular value; one batched svdvals is much faster than matrix_norm(ord=2).
-    return torch.linalg.svdvals(torch.stack(products, dim=1))[..., 0]
+    stacked = torch.stack(products, dim=1)  # (B, i + 1, H, H)
+    return torch.linalg.svdvals(stacked)[..., 0]
 
 
-def jacobian_bound(W_h: torch.Tensor, nonlinearity: str, distances: torch.Tensor) -> torch.Tensor:
+def jacobian_bound(
+    W_h: torch.Tensor, nonlinearity: NonlinearityName, distances: torch.Tensor
+) -> torch.Tensor:
     r"""Pascanu et al.'s bound :math:`(\gamma\,\|W_h\|_2)^{k}` on
     :math:`\|\partial h^{(t)} / \partial h^{(t-k)}\|_2`, for each distance ``k`` in
-    ``distances``."""
-    eta = GAMMA[nonlinearity] * largest_singular_value(W_h)
+    ``distances``.
+
+    >>> jacobian_bound(2 * torch.eye(3), "sigmoid", torch.arange(4)).tolist()  # (2 / 4)^k
+    [1.0, 0.5, 0.25, 0.125]
+    """
+    eta = GAMMA[check_choice(nonlinearity, "nonlinearity", GAMMA)] * largest_singular_value(W_h)
     return eta ** torch.as_tensor(distances, dtype=torch.float64)
 
 
@@ -312,19 +378,35 @@ def _square(W: torch.Tensor) -> torch.Tensor:
 
 def spectral_radius(W: torch.Tensor) -> float:
     r""":math:`\rho(W) = \max_m |\lambda_m(W)|`, the largest eigenvalue modulus of a square
-    matrix."""
+    matrix.
+
+    >>> spectral_radius(torch.diag(torch.tensor([0.5, -2.0, 1.0])))
+    2.0
+    """
     return torch.linalg.eigvals(_square(W)).abs().max().item()
 
 
 def largest_singular_value(W: torch.Tensor) -> float:
     r""":math:`\|W\|_2 = \sigma_{\max}(W)`, the spectral norm (Pascanu et al.'s
-    :math:`\lambda_1`)."""
+    :math:`\lambda_1`).
+
+    It bounds the spectral radius from above, and can be far larger:
+
+    >>> W = torch.tensor([[0.0, 10.0], [0.0, 0.0]])
+    >>> largest_singular_value(W), spectral_radius(W)
+    (10.0, 0.0)
+    """
     return torch.linalg.svdvals(W.detach())[0].item()
 
 
 def scale_to_spectral_radius(W: torch.Tensor, radius: float) -> torch.Tensor:
     r""":math:`W \cdot \rho^\ast / \rho(W)`: a copy of ``W`` with spectral radius ``radius``
-    (same eigenvectors, every eigenvalue scaled by the same factor)."""
+    (same eigenvectors, every eigenvalue scaled by the same factor).
+
+    >>> W = scale_to_spectral_radius(torch.diag(torch.tensor([0.5, -2.0])), 0.9)
+    >>> [round(v, 4) for v in W.diagonal().tolist()], round(spectral_radius(W), 4)
+    ([0.225, -0.9], 0.9)
+    """
     current = spectral_radius(W)
     if current == 0:
         raise ValueError("W has spectral radius 0 (nilpotent); it cannot be rescaled to another")
@@ -339,6 +421,10 @@ def gaussian_(
 
     The default ``std`` is :math:`1/\sqrt{\text{hidden}}`: by the circular law the spectral
     radius is then close to 1, while :math:`\|W\|_2 \approx 2`.
+
+    >>> W = gaussian_(torch.empty(200, 200), generator=torch.Generator().manual_seed(0))
+    >>> round(spectral_radius(W), 1), round(largest_singular_value(W), 1)
+    (1.0, 2.0)
     """
     n = _square(W).shape[0]
     std = 1 / math.sqrt(n) if std is None else std
@@ -354,6 +440,10 @@ def orthogonal_(
     (Saxe et al. 2014): QR of a Gaussian matrix, signs fixed so the draw is uniform (Haar).
 
     Every singular value of the result is ``gain``, so :math:`\|W^k\|_2 = \text{gain}^k`.
+
+    >>> W = orthogonal_(torch.empty(4, 4), gain=0.9, generator=torch.Generator().manual_seed(0))
+    >>> [round(s, 4) for s in torch.linalg.svdvals(W).tolist()]
+    [0.9, 0.9, 0.9, 0.9]
     """
     n = _square(W).shape[0]
     Q, R = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
@@ -365,7 +455,11 @@ def orthogonal_(
 @torch.no_grad()
 def identity_(W: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     r"""Set ``W`` (hidden, hidden) to ``scale`` times the identity, in place: the IRNN
-    initialisation of Le et al. (2015), used with relu and zero biases."""
+    initialisation of Le et al. (2015), used with relu and zero biases.
+
+    >>> identity_(torch.empty(2, 2), scale=0.5).tolist()
+    [[0.5, 0.0], [0.0, 0.5]]
+    """
     n = _square(W).shape[0]
     W.copy_(scale * torch.eye(n, dtype=W.dtype, device=W.device))
     return W

@@ -14,6 +14,10 @@ counted from the initial one is kept (with both ends), for the smallest k that f
 control always varies; each later one varies too while the product of the grids stays within
 ``MOST_FRAMES``, and is otherwise held at its initial value. The cost is one draw and one PNG
 per frame, paid only by the book build.
+
+Not here: the figures that the explorers draw (:mod:`rnnlib.plots` and the chapters' own
+``draw`` functions), and the HTML slider built from the frames
+(``_extensions/explorer_slider.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +64,17 @@ def explorer(draw: Callable[..., None], figsize: tuple[float, float] = (6.4, 4.0
 
     When ``FRAMES_VARIABLE`` is set (the book build), return ``Frames`` instead: the
     figure drawn at every point of ``grid_of`` the controls, for the website's slider.
+
+    With ``RNNLIB_EXPLORER_FRAMES`` unset (outside the book build):
+
+    >>> import contextlib
+    >>> def draw(ax, spectral_radius=1.0):
+    ...     ax.plot(range(10), [spectral_radius**k for k in range(10)])
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter, ANSI codes
+    ...     widget = explorer(draw, spectral_radius=(0.5, 1.5, 0.25))
+    >>> type(widget).__name__, widget.kwargs
+    ('interactive', {'spectral_radius': 1.0})
+    >>> plt.close("all")
     """
     if not controls:
         raise ValueError("explorer needs at least one control, e.g. spectral_radius=(0.5, 1.5)")

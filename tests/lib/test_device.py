@@ -54,14 +54,14 @@ def test_get_device_returns_cpu_without_an_accelerator():
 
 @pytest.mark.skipif(HAS_CUDA, reason="a CUDA GPU is present, so asking for cuda succeeds")
 def test_get_device_cuda_raises_when_no_gpu_is_available():
-    with pytest.raises(RuntimeError, match=r"'cuda' was requested but is not available"):
+    with pytest.raises(ValueError, match=r"'cuda' was requested but is not available"):
         get_device("cuda")
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="a CUDA GPU is present, so asking for cuda succeeds")
 def test_rnnlib_device_cuda_raises_when_no_gpu_is_available(monkeypatch):
     monkeypatch.setenv("RNNLIB_DEVICE", "cuda")
-    with pytest.raises(RuntimeError, match=r"not available on this machine \(available: cpu"):
+    with pytest.raises(ValueError, match=r"not available on this machine \(available: cpu"):
         get_device()
 
 
@@ -82,8 +82,15 @@ def test_explicit_preference_beats_the_environment_variable(monkeypatch):
 
 
 def test_get_device_rejects_an_unknown_kind():
-    with pytest.raises(RuntimeError, match=r"unknown device 'xla'"):
+    with pytest.raises(ValueError, match=r"unknown device 'xla'"):
         get_device("xla")
+    with pytest.raises(ValueError, match=r"unknown device 'gpu': expected one of cuda, mps, cpu"):
+        get_device("gpu")
+
+
+def test_setup_refuses_a_thread_count_below_one():
+    with pytest.raises(ValueError, match="cpu_threads must be a positive integer"):
+        setup(seed=0, device="cpu", cpu_threads=0, verbose=False)
 
 
 def test_setup_seeds_and_prints_the_device(capsys, monkeypatch):
