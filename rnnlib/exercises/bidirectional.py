@@ -141,6 +141,7 @@ def check_bidirectional_states(fn: Callable[..., torch.Tensor]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.bidirectional import reference
     >>> check_bidirectional_states(reference)
     check_bidirectional_states: correct on 5 random bidirectional RNNs (time 1..6, hidden 1..4).
     >>> def one_cell(x, forward_cell, backward_cell):

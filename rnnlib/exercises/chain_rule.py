@@ -106,6 +106,7 @@ def check_chain_rule_gradients(fn: Callable[..., list[torch.Tensor]]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.chain_rule import reference
     >>> check_chain_rule_gradients(reference)
     check_chain_rule_gradients: correct on 5 random tanh trajectories (batch 1..4, hidden 1..6, T 1..6).
     >>> check_chain_rule_gradients(lambda W_h, states, grad_last: reference(W_h, states, grad_last)[::-1])

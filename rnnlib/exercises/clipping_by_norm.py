@@ -143,6 +143,7 @@ def check_clip_grad_norm(fn: Callable[..., list[torch.Tensor]]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.clipping_by_norm import reference
     >>> check_clip_grad_norm(reference)
     check_clip_grad_norm: correct on 7 random cases (1..4 tensors; norms below, above and far above the threshold; inputs left unchanged).
     >>> def clip(grads, threshold):

@@ -131,6 +131,7 @@ def check_gradient_reach(fn: Callable[[torch.Tensor, float], int]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.gradient_reach import reference
     >>> check_gradient_reach(reference)
     check_gradient_reach: correct on 7 gradient curves (lengths 1..30, a rise after a fall and exact ties included).
     >>> check_gradient_reach(lambda norms, threshold: 3)

@@ -117,6 +117,7 @@ def check_gru_step(fn: Callable[..., torch.Tensor]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.gru_step import reference
     >>> check_gru_step(reference)
     check_gru_step: correct on 6 random cases (batch 1..5, hidden 1..7).
     >>> check_gru_step(lambda x, h_prev, p: reference(x, h_prev, p) + 1e-3)  # doctest: +ELLIPSIS

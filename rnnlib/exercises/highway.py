@@ -97,6 +97,7 @@ def check_highway_block(fn: Callable[..., torch.Tensor]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.highway import reference
     >>> check_highway_block(reference)
     check_highway_block: correct on 6 random layers (batch 1..5, width 1..7).
     >>> check_highway_block(lambda x, W_H, b_H, W_T, b_T: reference(x, W_H, b_H, W_T, b_T) + 0.1)

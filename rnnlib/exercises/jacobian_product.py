@@ -104,6 +104,7 @@ def check_jacobian_product(fn: Callable[..., torch.Tensor]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.jacobian_product import reference
     >>> check_jacobian_product(reference)
     check_jacobian_product: correct on 7 random cases (batch 1..4, T 1..6, hidden 1..5, i == j included).
     >>> check_jacobian_product(lambda jacobians, i, j: reference(jacobians, i, j).mT)

@@ -118,6 +118,7 @@ def check_lstm_step(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Non
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.lstm_step import reference
     >>> check_lstm_step(reference)
     check_lstm_step: correct on 6 random cases (batch 1..5, hidden 1..7).
     >>> check_lstm_step(lambda x, h_prev, c_prev, p: reference(x, h_prev, c_prev, p)[::-1])

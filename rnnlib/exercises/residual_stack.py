@@ -127,6 +127,7 @@ def check_residual_stack(fn: Callable[..., torch.Tensor]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.residual_stack import reference
     >>> check_residual_stack(reference)
     check_residual_stack: correct on 5 random stacks (batch 1..4, time 1..6, hidden 2..6, 1..4 layers).
     >>> check_residual_stack(lambda x, layers: reference(x, layers[:1]))

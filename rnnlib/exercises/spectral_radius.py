@@ -93,6 +93,7 @@ def check_scale_to_spectral_radius(fn: Callable[..., torch.Tensor]) -> None:
 
     Prints one line when ``fn`` is right on every case; raises ``AssertionError`` otherwise.
 
+    >>> from rnnlib.exercises.spectral_radius import reference
     >>> check_scale_to_spectral_radius(reference)
     check_scale_to_spectral_radius: correct on 6 random matrices (size 1..7, radius 0.5..3.0).
     >>> check_scale_to_spectral_radius(lambda W, radius: radius * W / W.norm())
