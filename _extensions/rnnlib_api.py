@@ -46,11 +46,19 @@ class RnnlibApi(SphinxDirective):
                 "   :member-order: bysource",
                 "",
             ]
-            self.env.note_dependency(str(ROOT / Path(*module.split("."))) + ".py")
+            for source in _sources(module):
+                self.env.note_dependency(str(source))
         container = nodes.section()
         container.document = self.state.document
         nested_parse_with_titles(self.state, StringList(lines, source="rnnlib-api"), container)
         return container.children
+
+
+def _sources(module: str) -> list[Path]:
+    """The files a module's section is written from: ``rnnlib/x.py``, or every file of a
+    subpackage (``rnnlib/exercises/*.py``)."""
+    path = ROOT / Path(*module.split("."))
+    return sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
 
 
 def chapter_uses(app) -> dict[str, list[str]]:
