@@ -11,6 +11,7 @@ Not here: the word tasks' shared interface ``vocabulary``/``one_hot``/``decode``
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -97,8 +98,9 @@ class NumberAgreement(WordTask):
         self.num_nouns = check_int(num_nouns, "num_nouns")
         if num_nouns > len(self.NOUNS):
             raise ValueError(f"num_nouns must be <= {len(self.NOUNS)}, got {num_nouns}")
-        if not 0.0 <= attractor_prob <= 1.0:
-            raise ValueError(f"attractor_prob must be in [0, 1], got {attractor_prob!r}")
+        number = isinstance(attractor_prob, numbers.Real) and not isinstance(attractor_prob, bool)
+        if not number or not 0.0 <= attractor_prob <= 1.0:
+            raise ValueError(f"attractor_prob must be a number in [0, 1], got {attractor_prob!r}")
         self.attractor_prob = float(attractor_prob)
         self.phrase_len = 3 + adjectives  # P the ADJ^a N
         self.seq_len = 2 + num_phrases * self.phrase_len + 1

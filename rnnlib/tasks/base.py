@@ -83,7 +83,8 @@ class Task:
     def loss(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean squared error for regression, cross-entropy for classification (a scalar)."""
         if self.kind == "regression":
-            return F.mse_loss(prediction.reshape(targets.shape), targets)  # like targets
+            prediction = prediction.reshape(targets.shape)  # (B, 1) or (B, T, 1), as targets
+            return F.mse_loss(prediction, targets)
         logits = prediction.reshape(-1, self.output_size)  # (B, C) or (B * T, C)
         return F.cross_entropy(logits, targets.reshape(-1))  # targets (B,) or (B * T,)
 
@@ -91,7 +92,8 @@ class Task:
     def metric(self, prediction: torch.Tensor, targets: torch.Tensor) -> float:
         """Accuracy for classification, MSE for regression."""
         if self.kind == "regression":
-            return F.mse_loss(prediction.reshape(targets.shape), targets).item()  # like targets
+            prediction = prediction.reshape(targets.shape)  # (B, 1) or (B, T, 1), as targets
+            return F.mse_loss(prediction, targets).item()
         return (prediction.argmax(-1) == targets).float().mean().item()
 
     def __repr__(self) -> str:

@@ -95,7 +95,7 @@ class AnBn(Task):
     def sample_at(self, ns: Sequence[int] | torch.Tensor) -> Batch:
         """One sequence per value of ``ns`` (any n >= 1, also beyond ``max_n``), padded to
         ``2 max(ns) + 1`` steps: inputs ``(B, T, 4)``, targets ``(B, T)``."""
-        ns = [int(n) for n in torch.as_tensor(ns).reshape(-1).tolist()]  # B values
+        ns = [int(n) for n in torch.as_tensor(ns).reshape(-1).tolist()]  # (B,) as a list
         if not ns or min(ns) < 1:
             raise ValueError(f"every n must be >= 1, got {ns}")
         T = 2 * max(ns) + 1
