@@ -29,6 +29,12 @@ from tools import rnnlib_names  # noqa: E402
 IN_THE_BOOK_CLASS = "rnnlib-in-the-book"
 
 
+def _sources(module: str) -> list[Path]:
+    """A module's files: ``rnnlib/cells.py``, or every file of a package (``rnnlib/tasks/``)."""
+    path = ROOT / Path(*module.split("."))
+    return sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+
+
 class RnnlibApi(SphinxDirective):
     """One section per rnnlib module: ``automodule`` with members, source order."""
 
@@ -46,7 +52,8 @@ class RnnlibApi(SphinxDirective):
                 "   :member-order: bysource",
                 "",
             ]
-            self.env.note_dependency(str(ROOT / Path(*module.split("."))) + ".py")
+            for source in _sources(module):
+                self.env.note_dependency(str(source))
         container = nodes.section()
         container.document = self.state.document
         nested_parse_with_titles(self.state, StringList(lines, source="rnnlib-api"), container)
