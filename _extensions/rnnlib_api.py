@@ -29,6 +29,12 @@ from tools import rnnlib_names  # noqa: E402
 IN_THE_BOOK_CLASS = "rnnlib-in-the-book"
 
 
+def _sources(module: str) -> list[Path]:
+    """A module's files: ``rnnlib/cells.py``, or every file of a package (``rnnlib/tasks/``)."""
+    path = ROOT / Path(*module.split("."))
+    return sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+
+
 class RnnlibApi(SphinxDirective):
     """One section per rnnlib module: ``automodule`` with members, source order."""
 
@@ -52,13 +58,6 @@ class RnnlibApi(SphinxDirective):
         container.document = self.state.document
         nested_parse_with_titles(self.state, StringList(lines, source="rnnlib-api"), container)
         return container.children
-
-
-def _sources(module: str) -> list[Path]:
-    """The files a module's section is written from: ``rnnlib/x.py``, or every file of a
-    subpackage (``rnnlib/exercises/*.py``)."""
-    path = ROOT / Path(*module.split("."))
-    return sorted(path.glob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
 
 
 def chapter_uses(app) -> dict[str, list[str]]:

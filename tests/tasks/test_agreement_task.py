@@ -124,6 +124,7 @@ def test_agreement_batches_are_deterministic_given_the_seed():
     [
         lambda: NumberAgreement(num_phrases=-1),
         lambda: NumberAgreement(attractor_prob=1.5),
+        lambda: NumberAgreement(attractor_prob="often"),
         lambda: NumberAgreement(adjectives=-1),
         lambda: NumberAgreement(num_nouns=0),
         lambda: NumberAgreement(num_nouns=99),

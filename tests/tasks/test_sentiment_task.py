@@ -107,7 +107,7 @@ def test_next_token_targets_are_the_inputs_shifted_by_one():
     inputs, targets = task.sample(50, torch.Generator().manual_seed(2))
     assert inputs.shape == (50, 6, task.input_size) and targets.shape == (50, 6)
     assert torch.equal(inputs[:, 1:].argmax(-1), targets[:, :-1])
-    assert task.output_size == task.input_size == len(task.vocabulary)
+    assert task.output_size == task.input_size == len(task.vocabulary())
 
 
 def test_next_token_baseline_is_the_entropy_given_the_position():
