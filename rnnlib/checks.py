@@ -12,7 +12,7 @@ states with these) and the exercise runner's checks of a reader's function
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -23,9 +23,6 @@ __all__ = [
     "check_state",
     "check_same_dtype_and_device",
 ]
-
-Choice = TypeVar("Choice")
-
 
 def check_int(value: Any, name: str, minimum: int = 1, *, none_ok: bool = False) -> int | None:
     """Return ``value`` if it is an integer ``>= minimum`` (or ``None`` when ``none_ok``).
@@ -55,7 +52,7 @@ def check_int(value: Any, name: str, minimum: int = 1, *, none_ok: bool = False)
     return value
 
 
-def check_choice(value: Choice, name: str, choices: Iterable[Choice]) -> Choice:
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``; otherwise name them all in the error.
 
     >>> check_choice("tanh", "nonlinearity", ("tanh", "relu"))
