@@ -24,6 +24,7 @@ __all__ = [
     "check_same_dtype_and_device",
 ]
 
+
 def check_int(value: Any, name: str, minimum: int = 1, *, none_ok: bool = False) -> int | None:
     """Return ``value`` if it is an integer ``>= minimum`` (or ``None`` when ``none_ok``).
 

@@ -164,7 +164,7 @@ def fit_seeds(
     device: torch.device | str | None = None,
 ) -> list[History]:
     """Train ``models`` (one architecture, one model per seed, built by the caller) together
-    with Adam, as one batched model; return one :class:`History` per model.
+    with Adam, as one batched model; return one :class:`~rnnlib.history.History` per model.
 
     The models' parameters are stacked (``torch.func.stack_module_state``) and the forward pass
     is vmapped over them, so ``S`` small models cost about as much as two or three. Each model

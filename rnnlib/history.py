@@ -81,7 +81,7 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class Checkpoint:
-    """A copy of the training state taken by :func:`fit` at the start of step ``step``.
+    """A copy of the training state taken by :func:`rnnlib.train.fit` at the start of step ``step``.
 
     ``model_state`` and ``optimizer_state`` are deep copies of ``model.state_dict()`` and
     ``optimizer.state_dict()`` before that step's update; ``loss`` is the (finite) training loss

@@ -13,15 +13,13 @@ which the chapters draw in the open so that a reader sees how.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch
 
-if TYPE_CHECKING:
-    from .history import History
+from .history import History
 
 __all__ = [
     "PALETTE",

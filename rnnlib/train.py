@@ -10,7 +10,7 @@ One step of :func:`fit` is the textbook loop, with the measurements this book is
     grad_norm_clipped = ||g||                   # recorded after clipping
     optimizer.step()
 
-A non-finite loss or gradient stops training with :class:`NonFiniteLossError` (a
+A non-finite loss or gradient stops training with :class:`~rnnlib.history.NonFiniteLossError` (a
 ``FloatingPointError``) that names the step and the last finite gradient norm and suggests a
 clipping threshold, unless ``on_nonfinite="continue"`` (keep going, as a plain loop would:
 the chapter on exploding gradients shows what happens) or ``"skip"`` (drop that update).
@@ -67,7 +67,8 @@ def fit(
     progress: bool = True,
     checkpoint_every: int | None = None,
 ) -> History | list[History]:
-    """Train ``model`` on ``task`` for ``steps`` optimizer steps; return the :class:`History`.
+    """Train ``model`` on ``task`` for ``steps`` optimizer steps; return its
+    :class:`~rnnlib.history.History`.
 
     * Batches come from ``task.batches(batch_size, seed)``, and ``seed`` also seeds Python,
       NumPy and torch (dropout etc.), so a run is reproducible. Build the model (its initial
@@ -77,7 +78,7 @@ def fit(
     * ``clip_norm``: rescale the gradient when its global 2-norm exceeds it
       (:func:`rnnlib.clipping.clip_grad_norm`); ``clip_value``: clamp each entry
       (:func:`rnnlib.clipping.clip_grad_value`). Both may be given (norm first).
-    * ``on_nonfinite``: ``"raise"`` (default) raises :class:`NonFiniteLossError`;
+    * ``on_nonfinite``: ``"raise"`` (default) raises :class:`~rnnlib.history.NonFiniteLossError`;
       ``"continue"`` records the ``nan``/``inf`` and takes the step anyway; ``"skip"`` records
       it and skips the update.
     * ``progress``: a ``tqdm.auto`` bar (Jupyter, Colab, terminal), silent when the ``CI`` or
@@ -94,8 +95,8 @@ def fit(
       (``task.batches(batch_size, s_j)``), its own loss (the loss minimised is the sum of the
       members' losses, so each member's gradient is its own), ``clip_norm`` applied to each
       member's gradient norm, and an elementwise optimizer (SGD, Adam). Returns one
-      :class:`History` per member. The global random state is seeded with ``s_0``; neither
-      ``on_nonfinite="skip"`` nor checkpoints are offered for ensembles.
+      :class:`~rnnlib.history.History` per member. The global random state is seeded with
+      ``s_0``; neither ``on_nonfinite="skip"`` nor checkpoints are offered for ensembles.
 
     >>> from rnnlib.cells import LSTMCell
     >>> from rnnlib.models import SequenceModel

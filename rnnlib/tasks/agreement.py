@@ -41,8 +41,8 @@ class NumberAgreement(WordTask):
     **Vocabulary** (one-hot, ``input_size`` channels, in this order): ``<pad>``, ``the``,
     ``<verb>``, the prepositions ``PREPOSITIONS``, the adjectives ``ADJECTIVES``, then
     for each of the first ``num_nouns`` lemmas of ``NOUNS`` its singular and its plural
-    form. :meth:`vocabulary` lists them; :meth:`decode` (or its alias :meth:`words`) turns
-    inputs back into text, without the padding.
+    form. :meth:`vocabulary` lists them; :meth:`~rnnlib.tasks.WordTask.decode` (or its alias
+    :meth:`words`) turns inputs back into text, without the padding.
 
     The target is the subject's number: 0 = singular (*is*), 1 = plural (*are*). Predictions
     ``(batch, 2)`` from the last step, targets ``(batch,)``.
@@ -120,7 +120,8 @@ class NumberAgreement(WordTask):
         return ["<pad>", "the", "<verb>", *self.PREPOSITIONS, *self.ADJECTIVES, *nouns]
 
     def words(self, inputs: torch.Tensor) -> list[str]:
-        """The sentences of a batch as text, without the padding: the same as :meth:`decode`."""
+        """The sentences of a batch as text, without the padding: the same as
+        :meth:`~rnnlib.tasks.WordTask.decode`."""
         return self.decode(inputs)
 
     def _nouns(self, numbers: torch.Tensor, generator) -> torch.Tensor:
