@@ -65,12 +65,14 @@ def explorer(draw: Callable[..., None], figsize: tuple[float, float] = (6.4, 4.0
     When ``FRAMES_VARIABLE`` is set (the book build), return ``Frames`` instead: the
     figure drawn at every point of ``grid_of`` the controls, for the website's slider.
 
-    With ``RNNLIB_EXPLORER_FRAMES`` unset (outside the book build):
+    Outside the book build (``RNNLIB_EXPLORER_FRAMES`` unset or ``0``):
 
     >>> import contextlib
+    >>> from unittest import mock
     >>> def draw(ax, spectral_radius=1.0):
     ...     ax.plot(range(10), [spectral_radius**k for k in range(10)])
-    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter, ANSI codes
+    >>> outside_the_build = mock.patch.dict(os.environ, {FRAMES_VARIABLE: "0"})
+    >>> with outside_the_build, contextlib.redirect_stdout(io.StringIO()):  # no ANSI codes
     ...     widget = explorer(draw, spectral_radius=(0.5, 1.5, 0.25))
     >>> type(widget).__name__, widget.kwargs
     ('interactive', {'spectral_radius': 1.0})
