@@ -52,9 +52,10 @@ __all__ = [
     "layer_weight_change",
 ]
 
+Activation = Literal["tanh", "relu"]
+
 #: The activations :math:`\phi` a block accepts, by name (from the one table of
 #: :mod:`rnnlib.nonlinearities`).
-Activation = Literal["tanh", "relu"]
 ACTIVATIONS: dict[str, Nonlinearity] = {name: NONLINEARITIES[name] for name in get_args(Activation)}
 
 
