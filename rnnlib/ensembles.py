@@ -97,7 +97,7 @@ def fit_ensemble(
         # --- record, and stop at a non-finite member
         rows = zip(*(v.tolist() for v in (losses, norms, norms_clipped, beyond)), strict=True)
         for j, (history, row) in enumerate(zip(histories, rows, strict=True)):
-            _record(history, *row, task.metric(prediction[j].detach(), targets[j]))
+            history.record(*row, task.metric(prediction[j].detach(), targets[j]))
             if on_nonfinite == "raise" and not all(math.isfinite(v) for v in row[:2]):
                 bar.close()
                 raise NonFiniteLossError.at_step(step, history)
@@ -135,15 +135,6 @@ def _clip_members(grads: list[torch.Tensor], clip_norm, clip_value):
         if clip_norm is not None or clip_value is not None:
             norms_clipped = _member_norms(grads)
     return norms, norms_clipped, beyond
-
-
-def _record(history: History, loss, norm, norm_clipped, clipped, metric=None) -> None:
-    history.loss.append(loss)
-    history.grad_norm.append(norm)
-    history.grad_norm_clipped.append(norm_clipped)
-    history.clipped.append(clipped)
-    if metric is not None:
-        history.metric.append(metric)
 
 
 def _member_norms(grads: list[torch.Tensor]) -> torch.Tensor:
@@ -232,7 +223,7 @@ def fit_seeds(
         ):
             clipped = clip_norm is not None and norm > clip_norm
             score = None if metric is None else metric(prediction[i].detach(), targets[i])
-            _record(history, value, norm, norm_clipped, clipped, score)
+            history.record(value, norm, norm_clipped, clipped, score)
     with torch.no_grad():
         for i, model in enumerate(models):
             for name, parameter in model.named_parameters():

@@ -153,6 +153,22 @@ class History:
         """The fraction of steps at which clipping fired."""
         return sum(self.clipped) / len(self.clipped) if self.clipped else 0.0
 
+    def record(
+        self,
+        loss: float,
+        grad_norm: float,
+        grad_norm_clipped: float,
+        clipped: bool,
+        metric: float | None = None,
+    ) -> None:
+        """Append one step's values (``metric`` only when the task has one)."""
+        self.loss.append(loss)
+        self.grad_norm.append(grad_norm)
+        self.grad_norm_clipped.append(grad_norm_clipped)
+        self.clipped.append(clipped)
+        if metric is not None:
+            self.metric.append(metric)
+
     def first_nonfinite_step(self) -> int | None:
         """The first step whose loss or gradient norm is ``nan``/``inf`` (``None`` if none)."""
         for step, (loss, norm) in enumerate(zip(self.loss, self.grad_norm, strict=True)):

@@ -143,11 +143,8 @@ def fit(
         grad_norm, grad_norm_clipped, clipped = _clip(parameters, clip_norm, clip_value)
         # --- record
         loss_value = loss.item()
-        history.loss.append(loss_value)
-        history.grad_norm.append(grad_norm)
-        history.grad_norm_clipped.append(grad_norm_clipped)
-        history.clipped.append(clipped)
-        history.metric.append(task.metric(prediction.detach(), targets))
+        metric = task.metric(prediction.detach(), targets)
+        history.record(loss_value, grad_norm, grad_norm_clipped, clipped, metric)
         # --- a non-finite step: raise, or skip its update, or take it
         finite = math.isfinite(loss_value) and math.isfinite(grad_norm)
         if not finite and on_nonfinite == "raise":

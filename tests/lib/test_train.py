@@ -280,21 +280,6 @@ def test_bad_arguments_raise_value_errors(kwargs, match):
         )
 
 
-def test_progress_bar_is_quiet_under_ci_and_shown_otherwise(monkeypatch, capsys):
-    model = lstm_model()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    # tqdm's own switch, which the test command sets for the chapters, would hide every bar
-    monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    monkeypatch.setenv("CI", "true")
-    fit(model, AddingProblem(4), optimizer, steps=3, device=CPU)
-    assert capsys.readouterr().err == ""
-    monkeypatch.delenv("CI")
-    fit(model, AddingProblem(4), optimizer, steps=3, device=CPU, progress=False)
-    assert capsys.readouterr().err == ""
-    fit(model, AddingProblem(4), optimizer, steps=3, device=CPU, progress=True)
-    assert "fit" in capsys.readouterr().err
-
-
 def test_fit_moves_the_model_to_the_default_device():
     model = lstm_model()
     fit(
