@@ -265,6 +265,9 @@ class OpenPage:
                 "() => window.MathJax.startup && window.MathJax.startup.promise"
             )
             self.page.evaluate("() => window.MathJax.startup.promise")
+        # quiet network before any check (as every run before the merged round did): a page
+        # that is still loading when problems() asks would have to settle under load then
+        self.page.wait_for_load_state("networkidle")
 
     def _console(self, message) -> None:
         if message.type == "error":
