@@ -123,8 +123,26 @@ def resolve(dotted: str) -> Target | None:
         if member.startswith("_"):
             return None
         role = "meth" if callable(obj) else "attr"
-        return Target(role, f"{owner.name}.{member}")
+        return Target(role, f"{_defining_class(owner.name, member)}.{member}")
     return None
+
+
+def _defining_class(class_name: str, member: str) -> str:
+    """The documented class whose body defines ``member``: ``class_name`` itself, or the base
+    it inherits the member from (the API page documents an inherited member once, on the base:
+    ``MovieSentiment.decode`` is ``WordTask.decode``)."""
+    module_name, _, name = class_name.rpartition(".")
+    documented = {target.name for target in public_targets().values()}
+    for base in getattr(importlib.import_module(module_name), name).__mro__:
+        if member in vars(base):
+            for target_name in documented:
+                owner_module, _, owner_name = target_name.rpartition(".")
+                if owner_name == base.__name__ and (
+                    getattr(importlib.import_module(owner_module), owner_name, None) is base
+                ):
+                    return target_name
+            break
+    return class_name
 
 
 def _code_names(source: str) -> list[str]:
