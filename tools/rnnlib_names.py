@@ -111,12 +111,10 @@ def resolve(dotted: str) -> Target | None:
         return None
     if isinstance(obj, type(importlib)):  # a module
         return Target("mod", obj.__name__) if obj.__name__ in modules() else None
-    public = public_targets()
     # the name as its defining module lists it, then a member of a documented class
-    for target in public.values():
-        module_name, _, name = target.name.rpartition(".")
-        if getattr(importlib.import_module(module_name), name) is obj and name == parts[-1]:
-            return target
+    target = _listed_target(obj, parts[-1])
+    if target is not None:
+        return target
     owner = resolve(".".join(parts[:-1])) if len(parts) > 2 else None
     if owner is not None and owner.role in ("class", "exc"):
         member = parts[-1]
@@ -127,21 +125,24 @@ def resolve(dotted: str) -> Target | None:
     return None
 
 
+def _listed_target(obj, name: str) -> Target | None:
+    """The public target that a module's ``__all__`` lists as ``name`` and that is ``obj``."""
+    for target in public_targets().values():
+        module_name, _, listed = target.name.rpartition(".")
+        if listed == name and getattr(importlib.import_module(module_name), listed) is obj:
+            return target
+    return None
+
+
 def _defining_class(class_name: str, member: str) -> str:
     """The documented class whose body defines ``member``: ``class_name`` itself, or the base
     it inherits the member from (the API page documents an inherited member once, on the base:
     ``MovieSentiment.decode`` is ``WordTask.decode``)."""
     module_name, _, name = class_name.rpartition(".")
-    documented = {target.name for target in public_targets().values()}
     for base in getattr(importlib.import_module(module_name), name).__mro__:
         if member in vars(base):
-            for target_name in documented:
-                owner_module, _, owner_name = target_name.rpartition(".")
-                if owner_name == base.__name__ and (
-                    getattr(importlib.import_module(owner_module), owner_name, None) is base
-                ):
-                    return target_name
-            break
+            target = _listed_target(base, base.__name__)
+            return class_name if target is None else target.name
     return class_name
 
 
